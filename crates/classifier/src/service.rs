@@ -1,0 +1,179 @@
+//! The classifier service: consume raw events, tag them, publish the tagged events, and only
+//! then acknowledge the raw ones.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, Message, context::PublishAckFuture, message::PublishMessage};
+use newswire_shared::nats::{
+    ConsumerSettings, NatsArgs, NatsError, Settler, StreamKind, StreamSettings, ensure_consumer,
+    ensure_streams,
+};
+use newswire_shared::worker::{self, Handler, Outcome, Progress, WorkerSettings};
+use newswire_shared::{RawEvent, Subjects};
+use tracing::{debug, info};
+
+use crate::classify::Classifier;
+use crate::dict::{DictErrors, Dictionary, Sources};
+
+pub const STAGE: &str = "classifier";
+
+/// Configuration of the classifier service.
+#[derive(Debug, Clone)]
+pub struct ClassifierConfig {
+    pub nats: NatsArgs,
+    /// Directory whose dictionary files replace the built-in ones.
+    pub dict_dir: Option<PathBuf>,
+    /// Durable consumer name shared by all replicas.
+    pub durable: String,
+    pub worker: WorkerSettings,
+    pub max_deliver: i64,
+    pub ack_wait: Duration,
+}
+
+impl ClassifierConfig {
+    pub fn new(nats: NatsArgs) -> Self {
+        Self {
+            nats,
+            dict_dir: None,
+            durable: STAGE.to_owned(),
+            worker: WorkerSettings::default(),
+            max_deliver: 10,
+            ack_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Errors that stop the classifier from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum ClassifierError {
+    #[error(transparent)]
+    Nats(#[from] NatsError),
+    #[error("invalid dictionaries:\n{0}")]
+    Dictionary(#[from] DictErrors),
+    #[error(transparent)]
+    DictionaryFiles(#[from] crate::dict::DictError),
+}
+
+/// Loads the built-in dictionaries with the overrides of `dir`.
+pub fn load_classifier(dir: Option<&std::path::Path>) -> Result<Classifier, ClassifierError> {
+    let sources = match dir {
+        Some(dir) => Sources::with_overrides(dir)?,
+        None => Sources::builtin(),
+    };
+    Ok(Classifier::new(Dictionary::compile(&sources)?))
+}
+
+/// Runs the classifier until `shutdown` resolves, then finishes the batch in hand and returns.
+pub async fn run(
+    config: ClassifierConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ClassifierError> {
+    let classifier = Arc::new(load_classifier(config.dict_dir.as_deref())?);
+    let (actor_terms, cues) = classifier.dictionary().sizes();
+    let subjects = config.nats.subjects().map_err(NatsError::from)?;
+    let client = newswire_shared::nats::connect(&config.nats, STAGE).await?;
+    let js = jetstream::new(client.clone());
+    ensure_streams(
+        &js,
+        &subjects,
+        &[StreamKind::Raw, StreamKind::Tagged, StreamKind::DeadLetter],
+        &StreamSettings::default(),
+    )
+    .await?;
+    let mut consumer_settings = ConsumerSettings::new(&config.durable, subjects.raw_all());
+    consumer_settings.max_deliver = config.max_deliver;
+    consumer_settings.ack_wait = config.ack_wait;
+    let consumer = ensure_consumer(&js, &subjects.raw_stream(), &consumer_settings).await?;
+    info!(
+        stage = STAGE,
+        version = classifier.version(),
+        actor_terms,
+        cues,
+        stream = %subjects.raw_stream(),
+        durable = %config.durable,
+        "classifier started"
+    );
+    let settler = Settler::new(js.clone(), &subjects, STAGE, config.max_deliver);
+    let handler = TagAndPublish {
+        classifier,
+        js,
+        subjects,
+        progress: Progress::new(STAGE, "events classified"),
+    };
+    worker::run(STAGE, consumer, settler, config.worker, handler, shutdown).await;
+    let _ = client.flush().await;
+    info!(stage = STAGE, "classifier stopped");
+    Ok(())
+}
+
+struct TagAndPublish {
+    classifier: Arc<Classifier>,
+    js: jetstream::Context,
+    subjects: Subjects,
+    progress: Progress,
+}
+
+enum Pending {
+    Done(Outcome),
+    Publishing(String, PublishAckFuture),
+}
+
+impl Handler for TagAndPublish {
+    async fn handle(&mut self, batch: &[Message]) -> Vec<Outcome> {
+        // Publish every tagged event of the batch first, then await the acks together:
+        // one round trip per batch, not per event.
+        let mut pending = Vec::with_capacity(batch.len());
+        for message in batch {
+            let raw = match RawEvent::decode(&message.payload) {
+                Ok(raw) => raw,
+                Err(e) => {
+                    pending.push(Pending::Done(Outcome::dead_letter(None, e.to_string())));
+                    continue;
+                }
+            };
+            let tagged = self.classifier.classify(&raw);
+            let subject = self
+                .subjects
+                .tagged(&tagged.category, tagged.primary_actor_token());
+            debug!(
+                stage = STAGE,
+                event_id = %tagged.event_id,
+                article_id = %tagged.article_id,
+                category = %tagged.category,
+                actors = %tagged.actors.iter().map(|a| a.code.as_str()).collect::<Vec<_>>().join(","),
+                events = tagged.events.len(),
+                "event classified"
+            );
+            let publish = PublishMessage::build()
+                .message_id(&tagged.event_id)
+                .payload(tagged.encode().into());
+            match self.js.send_publish(subject, publish).await {
+                Ok(ack) => pending.push(Pending::Publishing(raw.event_id, ack)),
+                Err(e) => pending.push(Pending::Done(Outcome::retry(
+                    Some(raw.event_id),
+                    Duration::from_secs(2),
+                    format!("publishing the tagged event failed: {e}"),
+                ))),
+            }
+        }
+        let mut outcomes = Vec::with_capacity(pending.len());
+        for p in pending {
+            outcomes.push(match p {
+                Pending::Done(outcome) => outcome,
+                Pending::Publishing(event_id, ack) => match ack.await {
+                    Ok(_) => Outcome::ack(event_id),
+                    Err(e) => Outcome::retry(
+                        Some(event_id),
+                        Duration::from_secs(2),
+                        format!("tagged event not acknowledged by the stream: {e}"),
+                    ),
+                },
+            });
+        }
+        self.progress.add(batch.len() as u64);
+        outcomes
+    }
+}

@@ -1,0 +1,246 @@
+//! Articles as they arrive: parsing, validation and the content-hash article id.
+
+use newswire_shared::ArticleMeta;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// An article to publish: metadata and its body text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Article {
+    pub meta: ArticleMeta,
+    pub body: String,
+}
+
+/// How to read an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InputFormat {
+    /// JSON when the input starts with `{`, plain text otherwise.
+    #[default]
+    Auto,
+    /// The whole input is the article body.
+    Text,
+    /// One JSON article object, or JSON lines of many.
+    Json,
+}
+
+/// Limits on input, checked before anything is published.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest accepted input in bytes.
+    pub max_article_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_article_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Why an input was refused. Nothing of a refused input is published.
+#[derive(Debug, thiserror::Error)]
+pub enum ArticleError {
+    #[error("input is empty")]
+    Empty,
+    #[error("input is {size} bytes, more than the limit of {max} bytes")]
+    TooLarge { size: usize, max: usize },
+    #[error("input looks binary ({0}); expected UTF-8 text or JSON")]
+    Binary(&'static str),
+    #[error("invalid JSON article at line {line}, column {column}: {message}")]
+    Json {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("article {index} has an empty body")]
+    EmptyBody { index: usize },
+    #[error("article {index}: published_at {value:?} is neither RFC 3339 nor YYYY-MM-DD")]
+    Date { index: usize, value: String },
+    #[error("article has no sentence to publish")]
+    NoSentences,
+}
+
+/// The JSON article format accepted on input.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonArticle {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    published_at: Option<String>,
+    #[serde(alias = "text")]
+    body: String,
+}
+
+/// Parses one input (a file, stdin, a request body) into articles, refusing it whole
+/// when any part is invalid.
+pub fn parse_input(
+    bytes: &[u8],
+    format: InputFormat,
+    limits: &Limits,
+) -> Result<Vec<Article>, ArticleError> {
+    if bytes.len() > limits.max_article_bytes {
+        return Err(ArticleError::TooLarge {
+            size: bytes.len(),
+            max: limits.max_article_bytes,
+        });
+    }
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    if bytes.contains(&0) {
+        return Err(ArticleError::Binary("it contains NUL bytes"));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| ArticleError::Binary("it is not UTF-8"))?;
+    if text.trim().is_empty() {
+        return Err(ArticleError::Empty);
+    }
+    let json = match format {
+        InputFormat::Json => true,
+        InputFormat::Text => false,
+        InputFormat::Auto => text.trim_start().starts_with('{'),
+    };
+    if !json {
+        return Ok(vec![Article {
+            meta: ArticleMeta::default(),
+            body: text.to_owned(),
+        }]);
+    }
+    let mut articles = Vec::new();
+    for (index, item) in serde_json::Deserializer::from_str(text)
+        .into_iter::<JsonArticle>()
+        .enumerate()
+    {
+        let item = item.map_err(|e| ArticleError::Json {
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        if item.body.trim().is_empty() {
+            return Err(ArticleError::EmptyBody { index });
+        }
+        let published_at = item
+            .published_at
+            .as_deref()
+            .map(|value| {
+                parse_date(value).ok_or_else(|| ArticleError::Date {
+                    index,
+                    value: value.to_owned(),
+                })
+            })
+            .transpose()?;
+        articles.push(Article {
+            meta: ArticleMeta {
+                title: item.title,
+                source: item.source,
+                url: item.url,
+                published_at,
+            },
+            body: item.body,
+        });
+    }
+    if articles.is_empty() {
+        return Err(ArticleError::Empty);
+    }
+    Ok(articles)
+}
+
+/// Reads RFC 3339 or a bare `YYYY-MM-DD` (midnight UTC).
+pub fn parse_date(value: &str) -> Option<OffsetDateTime> {
+    let value = value.trim();
+    if let Ok(t) = OffsetDateTime::parse(value, &Rfc3339) {
+        return Some(t);
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(value, &format)
+        .ok()
+        .map(|d| d.midnight().assume_utc())
+}
+
+/// The article id: the first 128 bits of SHA-256 over the body with white space runs
+/// collapsed and the ends trimmed, as 32 hex digits. Re-publishing the same text, however
+/// re-wrapped, gives the same id.
+pub fn article_id(body: &str) -> String {
+    let mut hasher = Sha256::new();
+    let mut first = true;
+    for word in body.split_whitespace() {
+        if !first {
+            hasher.update(b" ");
+        }
+        hasher.update(word.as_bytes());
+        first = false;
+    }
+    let digest = hasher.finalize();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_empty_binary_and_oversized_input() {
+        let limits = Limits {
+            max_article_bytes: 10,
+        };
+        assert!(matches!(
+            parse_input(b"  \n", InputFormat::Auto, &limits),
+            Err(ArticleError::Empty)
+        ));
+        assert!(matches!(
+            parse_input(b"ab\0cd", InputFormat::Auto, &limits),
+            Err(ArticleError::Binary(_))
+        ));
+        assert!(matches!(
+            parse_input(b"\xff\xfe", InputFormat::Auto, &limits),
+            Err(ArticleError::Binary(_))
+        ));
+        assert!(matches!(
+            parse_input(b"0123456789ab", InputFormat::Auto, &limits),
+            Err(ArticleError::TooLarge { size: 12, max: 10 })
+        ));
+    }
+
+    #[test]
+    fn reads_json_articles_and_json_lines() {
+        let input = br#"{"title":"T","source":"yonhap","published_at":"2024-06-21","body":"Seoul protested."}
+{"body":"Moscow warned.","published_at":"2024-06-21T08:00:00+09:00"}"#;
+        let articles = parse_input(input, InputFormat::Auto, &Limits::default()).expect("valid");
+        assert_eq!(articles.len(), 2);
+        assert_eq!(articles[0].meta.source.as_deref(), Some("yonhap"));
+        assert_eq!(
+            articles[0].meta.published_at.map(|t| t.date().to_string()),
+            Some("2024-06-21".to_owned())
+        );
+        assert_eq!(articles[1].body, "Moscow warned.");
+    }
+
+    #[test]
+    fn one_bad_json_line_refuses_the_whole_input() {
+        let input = b"{\"body\":\"ok.\"}\n{\"body\": 3}\n";
+        assert!(matches!(
+            parse_input(input, InputFormat::Auto, &Limits::default()),
+            Err(ArticleError::Json { line: 2, .. })
+        ));
+        let unknown = b"{\"body\":\"ok.\",\"bdy\":\"typo\"}";
+        assert!(parse_input(unknown, InputFormat::Json, &Limits::default()).is_err());
+        let bad_date = b"{\"body\":\"ok.\",\"published_at\":\"yesterday\"}";
+        assert!(matches!(
+            parse_input(bad_date, InputFormat::Json, &Limits::default()),
+            Err(ArticleError::Date { .. })
+        ));
+    }
+
+    #[test]
+    fn article_id_ignores_wrapping() {
+        let a = article_id("Seoul protested.\nMoscow  warned.");
+        assert_eq!(a, article_id("  Seoul protested. Moscow warned.\n"));
+        assert_ne!(a, article_id("Seoul protested."));
+        assert_eq!(a.len(), 32);
+    }
+}

@@ -1,0 +1,406 @@
+//! The wire contract: the JSON events that travel between the stages.
+//!
+//! Both event types carry a `schema` version. A consumer accepts any event whose
+//! version it knows ([`SCHEMA_VERSION`] and older) and ignores fields it does not
+//! know, so a newer producer can add optional fields without breaking older stages.
+//! Offsets are UTF-8 byte offsets, `start` inclusive and `end` exclusive.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// Version of the event schema this build writes and the newest it reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The category token used for sentences in which nothing was coded.
+pub const CATEGORY_NONE: &str = "none";
+
+/// A half-open byte range `[start, end)` into some text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Self { start, end }
+    }
+
+    pub fn len(&self) -> usize {
+        self.end.saturating_sub(self.start)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What is known about the article a sentence comes from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ArticleMeta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Outlet or feed the article came from, e.g. `yonhap`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Publication time of the article (RFC 3339).
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub published_at: Option<OffsetDateTime>,
+}
+
+/// One sentence of an article, with its provenance: the payload of `<prefix>.raw.*`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RawEvent {
+    /// Schema version of this event (see `SCHEMA_VERSION`).
+    pub schema: u32,
+    /// `<article_id>-<sentence_index>`: stable, so the same sentence always has the same id.
+    pub event_id: String,
+    /// Content hash of the article's normalised body (32 hex digits).
+    pub article_id: String,
+    /// Position of the sentence in the article, from 0.
+    pub sentence_index: u32,
+    /// Number of sentences in the article.
+    pub sentence_count: u32,
+    /// The sentence, exactly `body[span.start..span.end]`.
+    pub text: String,
+    /// Where the sentence sits in the article body (UTF-8 byte offsets).
+    pub span: Span,
+    pub article: ArticleMeta,
+    /// When the producer read the article (RFC 3339).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String")]
+    pub ingested_at: OffsetDateTime,
+}
+
+/// Why an event could not be accepted: a poison message, never worth retrying.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("payload is not valid JSON for this event type: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("unsupported schema version {found} (this build reads 1..={SCHEMA_VERSION})")]
+    Schema { found: u32 },
+    #[error("invalid event: {0}")]
+    Invalid(String),
+}
+
+impl RawEvent {
+    /// The stable event id of a sentence.
+    pub fn make_id(article_id: &str, sentence_index: u32) -> String {
+        format!("{article_id}-{sentence_index}")
+    }
+
+    /// Parses and validates a raw event from its JSON payload.
+    pub fn decode(payload: &[u8]) -> Result<Self, DecodeError> {
+        let event: Self = serde_json::from_slice(payload)?;
+        event.validate()?;
+        Ok(event)
+    }
+
+    /// Checks the invariants JSON typing cannot express.
+    pub fn validate(&self) -> Result<(), DecodeError> {
+        check_schema(self.schema)?;
+        if self.article_id.is_empty() || !self.article_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(DecodeError::Invalid(format!(
+                "article_id {:?} is not a hex content hash",
+                self.article_id
+            )));
+        }
+        if self.event_id != Self::make_id(&self.article_id, self.sentence_index) {
+            return Err(DecodeError::Invalid(format!(
+                "event_id {:?} does not match article_id and sentence_index",
+                self.event_id
+            )));
+        }
+        if self.sentence_index >= self.sentence_count {
+            return Err(DecodeError::Invalid(format!(
+                "sentence_index {} is not below sentence_count {}",
+                self.sentence_index, self.sentence_count
+            )));
+        }
+        if self.span.end < self.span.start || self.span.len() != self.text.len() {
+            return Err(DecodeError::Invalid(format!(
+                "span {}..{} does not fit a text of {} bytes",
+                self.span.start,
+                self.span.end,
+                self.text.len()
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+}
+
+/// An actor found in a sentence, coded CAMEO-style.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Actor {
+    /// CAMEO-style code: country (ISO 3166-1 alpha-3) or international body, plus role,
+    /// e.g. `RUSGOV`, `PRKMIL`, `KORMED`, `IGOUNO`; a bare country such as `KOR` when no role is known.
+    pub code: String,
+    /// ISO 3166-1 alpha-3 country, or the body's code for international organisations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// CAMEO role: GOV, MIL, COP, JUD, LEG, MED, OPP, REB, BUS, CVL, REF, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The text that named the actor.
+    pub mention: String,
+    /// Where the mention sits in the sentence (UTF-8 byte offsets).
+    pub span: Span,
+    /// The dictionary entry that matched, e.g. `person:Vladimir Putin` or `country:KOR+role:GOV`.
+    pub entry: String,
+}
+
+/// How the sentence presents a coded event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Modality {
+    /// Reported as having happened or happening.
+    Asserted,
+    /// Explicitly did not happen ("has refrained from supplying").
+    Negated,
+    /// Conditional or speculative ("if Seoul provides weapons").
+    Hypothetical,
+    /// Announced, intended or expected ("will make decisions").
+    Future,
+}
+
+impl Modality {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Asserted => "asserted",
+            Self::Negated => "negated",
+            Self::Hypothetical => "hypothetical",
+            Self::Future => "future",
+        }
+    }
+}
+
+/// One coded event ("who did what to whom") in a sentence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CodedEvent {
+    /// CAMEO code as a string, 3 digits where the cue is specific (`057`), else the root plus `0` (`130`).
+    pub code: String,
+    /// CAMEO root code, 2 digits (`13`).
+    pub root: String,
+    /// CAMEO name of `code`.
+    pub name: String,
+    /// Subject token of the root type, e.g. `threaten`, `provide_aid`.
+    pub category: String,
+    /// 1 verbal cooperation (01-05), 2 material cooperation (06-09), 3 verbal conflict (10-14),
+    /// 4 material conflict (15-20): GDELT's convention.
+    pub quad_class: u8,
+    /// Goldstein score of the event type, -10 to +10.
+    pub goldstein: f32,
+    /// PLOVER event type the code maps to (none for 01 and 02, which PLOVER dropped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plover: Option<String>,
+    /// The cue phrase as written in the sentence.
+    pub cue: String,
+    pub cue_span: Span,
+    /// Code of the acting actor, where identifiable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Code of the receiving actor, where identifiable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    pub modality: Modality,
+    /// Confidence in [0, 1].
+    pub confidence: f32,
+}
+
+/// A classified sentence: the payload of `<prefix>.tagged.<category>.<actor>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TaggedEvent {
+    /// Schema version of this event (see `SCHEMA_VERSION`).
+    pub schema: u32,
+    pub event_id: String,
+    pub article_id: String,
+    pub sentence_index: u32,
+    pub sentence_count: u32,
+    pub text: String,
+    pub span: Span,
+    pub article: ArticleMeta,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String")]
+    pub ingested_at: OffsetDateTime,
+    /// The primary category (the subject's category token): the first asserted event's, or `none`.
+    pub category: String,
+    /// Every actor named in the sentence, once per code, in order of first mention.
+    pub actors: Vec<Actor>,
+    /// Every event coded in the sentence, in order of the cues.
+    pub events: Vec<CodedEvent>,
+    /// Who reports the sentence ("according to Yonhap"), kept apart from the actors of the events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reporter: Option<Actor>,
+    /// Version of the classifier and its dictionaries.
+    pub classifier_version: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String")]
+    pub classified_at: OffsetDateTime,
+}
+
+impl TaggedEvent {
+    /// Tags a raw event; the classifier fills in the tags.
+    pub fn from_raw(raw: &RawEvent, classifier_version: &str) -> Self {
+        Self {
+            schema: SCHEMA_VERSION,
+            event_id: raw.event_id.clone(),
+            article_id: raw.article_id.clone(),
+            sentence_index: raw.sentence_index,
+            sentence_count: raw.sentence_count,
+            text: raw.text.clone(),
+            span: raw.span,
+            article: raw.article.clone(),
+            ingested_at: raw.ingested_at,
+            category: CATEGORY_NONE.to_owned(),
+            actors: Vec::new(),
+            events: Vec::new(),
+            reporter: None,
+            classifier_version: classifier_version.to_owned(),
+            classified_at: OffsetDateTime::now_utc(),
+        }
+    }
+
+    /// The country (or body) token of the primary actor: the first event's source,
+    /// else its target, else the first actor; `none` when the sentence names nobody.
+    pub fn primary_actor_token(&self) -> &str {
+        let code = self
+            .events
+            .iter()
+            .find(|e| e.category == self.category)
+            .and_then(|e| e.source.as_deref().or(e.target.as_deref()));
+        let actor = match code {
+            Some(code) => self.actors.iter().find(|a| a.code == code),
+            None => self.actors.first(),
+        };
+        actor
+            .map(|a| a.country.as_deref().unwrap_or(a.code.as_str()))
+            .unwrap_or(CATEGORY_NONE)
+    }
+
+    pub fn decode(payload: &[u8]) -> Result<Self, DecodeError> {
+        let event: Self = serde_json::from_slice(payload)?;
+        check_schema(event.schema)?;
+        if event.event_id.is_empty() || event.article_id.is_empty() {
+            return Err(DecodeError::Invalid(
+                "event_id and article_id must not be empty".into(),
+            ));
+        }
+        Ok(event)
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// The time the event is filed under: the article's publication time, else its ingest time.
+    pub fn event_time(&self) -> OffsetDateTime {
+        self.article.published_at.unwrap_or(self.ingested_at)
+    }
+}
+
+fn check_schema(found: u32) -> Result<(), DecodeError> {
+    if found == 0 || found > SCHEMA_VERSION {
+        return Err(DecodeError::Schema { found });
+    }
+    Ok(())
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serialising these plain structs cannot fail: no maps with non-string keys, no custom errors.
+    serde_json::to_vec(value).unwrap_or_else(|e| unreachable!("event serialisation failed: {e}"))
+}
+
+/// JSON Schemas of the two event types, as checked in under `docs/schema/`.
+pub fn json_schemas() -> [(&'static str, String); 2] {
+    let pretty = |schema: schemars::Schema| {
+        let mut text = serde_json::to_string_pretty(&schema)
+            .unwrap_or_else(|e| unreachable!("schema serialisation failed: {e}"));
+        text.push('\n');
+        text
+    };
+    [
+        (
+            "raw-event.schema.json",
+            pretty(schemars::schema_for!(RawEvent)),
+        ),
+        (
+            "tagged-event.schema.json",
+            pretty(schemars::schema_for!(TaggedEvent)),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw() -> RawEvent {
+        RawEvent {
+            schema: SCHEMA_VERSION,
+            event_id: RawEvent::make_id("ab12", 0),
+            article_id: "ab12".into(),
+            sentence_index: 0,
+            sentence_count: 1,
+            text: "Seoul protested.".into(),
+            span: Span::new(0, 16),
+            article: ArticleMeta::default(),
+            ingested_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn raw_event_round_trips() {
+        let event = raw();
+        assert_eq!(RawEvent::decode(&event.encode()).expect("decodes"), event);
+    }
+
+    #[test]
+    fn wrong_shapes_are_rejected_with_a_reason() {
+        assert!(matches!(
+            RawEvent::decode(b"{\"schema\":1}"),
+            Err(DecodeError::Json(_))
+        ));
+        assert!(matches!(
+            RawEvent::decode(b"\xff\x00"),
+            Err(DecodeError::Json(_))
+        ));
+        let mut future = raw();
+        future.schema = SCHEMA_VERSION + 1;
+        assert!(matches!(
+            RawEvent::decode(&future.encode()),
+            Err(DecodeError::Schema { .. })
+        ));
+        let mut bad_span = raw();
+        bad_span.span = Span::new(0, 3);
+        assert!(matches!(
+            RawEvent::decode(&bad_span.encode()),
+            Err(DecodeError::Invalid(_))
+        ));
+        let mut bad_id = raw();
+        bad_id.event_id = "other".into();
+        assert!(matches!(
+            RawEvent::decode(&bad_id.encode()),
+            Err(DecodeError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_for_forward_compatibility() {
+        let mut value = serde_json::to_value(raw()).expect("serialises");
+        value["added_later"] = serde_json::json!(true);
+        let bytes = serde_json::to_vec(&value).expect("serialises");
+        assert!(RawEvent::decode(&bytes).is_ok());
+    }
+}

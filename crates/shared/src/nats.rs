@@ -1,0 +1,385 @@
+//! NATS plumbing: connecting, declaring the streams and durable consumers, and the
+//! one place where a consumed message's outcome is decided and recorded.
+
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, AckKind, consumer, stream};
+use bytes::Bytes;
+use tracing::{debug, error, info, warn};
+
+use crate::subjects::Subjects;
+
+/// How to reach NATS.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NatsArgs {
+    /// NATS server URL(s), comma-separated.
+    #[arg(
+        long = "nats-url",
+        env = "NATS_URL",
+        default_value = "nats://127.0.0.1:4222"
+    )]
+    pub url: String,
+    /// Prefix of every subject; stream names are derived from it (`news` -> `NEWS_RAW`, ...).
+    #[arg(long, env = "NEWSWIRE_PREFIX", default_value = Subjects::DEFAULT_PREFIX)]
+    pub prefix: String,
+}
+
+impl NatsArgs {
+    pub fn new(url: impl Into<String>, prefix: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            prefix: prefix.into(),
+        }
+    }
+
+    pub fn subjects(&self) -> Result<Subjects, crate::subjects::InvalidPrefix> {
+        Subjects::new(&self.prefix)
+    }
+}
+
+/// Errors of the NATS plumbing, all with what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum NatsError {
+    #[error("cannot connect to NATS at {url}: {source}")]
+    Connect {
+        url: String,
+        source: async_nats::ConnectError,
+    },
+    #[error("cannot set up stream {stream}: {reason}")]
+    Stream { stream: String, reason: String },
+    #[error("cannot set up consumer {consumer} on stream {stream}: {reason}")]
+    Consumer {
+        stream: String,
+        consumer: String,
+        reason: String,
+    },
+    #[error(transparent)]
+    Prefix(#[from] crate::subjects::InvalidPrefix),
+}
+
+/// Connects with a connection name (`newswire-<stage>`), reconnecting forever with back-off.
+/// Disconnects and reconnects are logged once each, at warn and info level.
+pub async fn connect(args: &NatsArgs, stage: &str) -> Result<async_nats::Client, NatsError> {
+    let stage_name = stage.to_owned();
+    let options = async_nats::ConnectOptions::new()
+        .name(format!("newswire-{stage}"))
+        .connection_timeout(Duration::from_secs(5))
+        .max_reconnects(None)
+        .event_callback(move |event| {
+            let stage = stage_name.clone();
+            async move {
+                match event {
+                    async_nats::Event::Disconnected => {
+                        warn!(stage, "nats disconnected, reconnecting with back-off")
+                    }
+                    async_nats::Event::Connected => info!(stage, "nats connected"),
+                    async_nats::Event::SlowConsumer(sid) => {
+                        warn!(stage, sid, "nats slow consumer")
+                    }
+                    other => warn!(stage, event = %other, "nats event"),
+                }
+            }
+        });
+    let urls = args.url.split(',').map(str::trim).collect::<Vec<_>>();
+    async_nats::connect_with_options(urls.join(","), options)
+        .await
+        .map_err(|source| NatsError::Connect {
+            url: args.url.clone(),
+            source,
+        })
+}
+
+/// The streams of a deployment, by role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    Raw,
+    Tagged,
+    DeadLetter,
+}
+
+/// Stream settings every stage agrees on.
+#[derive(Debug, Clone)]
+pub struct StreamSettings {
+    /// How long events are kept for replay.
+    pub max_age: Duration,
+    /// Window in which a repeated `Nats-Msg-Id` is dropped by the server.
+    pub duplicate_window: Duration,
+    pub replicas: usize,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        Self {
+            max_age: Duration::from_secs(7 * 24 * 3600),
+            duplicate_window: Duration::from_secs(120),
+            replicas: 1,
+        }
+    }
+}
+
+/// Creates each stream that does not exist yet, and checks that an existing one
+/// captures the subjects this deployment uses. Idempotent; every stage calls it at start-up.
+pub async fn ensure_streams(
+    js: &jetstream::Context,
+    subjects: &Subjects,
+    kinds: &[StreamKind],
+    settings: &StreamSettings,
+) -> Result<(), NatsError> {
+    for kind in kinds {
+        let (name, filter, description) = match kind {
+            StreamKind::Raw => (
+                subjects.raw_stream(),
+                subjects.raw_all(),
+                "newswire raw sentence events",
+            ),
+            StreamKind::Tagged => (
+                subjects.tagged_stream(),
+                subjects.tagged_all(),
+                "newswire tagged events",
+            ),
+            StreamKind::DeadLetter => (
+                subjects.dlq_stream(),
+                subjects.dlq_all(),
+                "newswire dead letters",
+            ),
+        };
+        let config = stream::Config {
+            name: name.clone(),
+            subjects: vec![filter.clone()],
+            description: Some(description.to_owned()),
+            storage: stream::StorageType::File,
+            retention: stream::RetentionPolicy::Limits,
+            max_age: settings.max_age,
+            duplicate_window: settings.duplicate_window,
+            num_replicas: settings.replicas,
+            ..Default::default()
+        };
+        let mut stream = js
+            .get_or_create_stream(config)
+            .await
+            .map_err(|e| NatsError::Stream {
+                stream: name.clone(),
+                reason: e.to_string(),
+            })?;
+        let info = stream.info().await.map_err(|e| NatsError::Stream {
+            stream: name.clone(),
+            reason: e.to_string(),
+        })?;
+        if !info.config.subjects.iter().any(|s| s == &filter) {
+            return Err(NatsError::Stream {
+                stream: name,
+                reason: format!(
+                    "it exists but captures {:?}, not {filter:?}",
+                    info.config.subjects
+                ),
+            });
+        }
+        debug!(stream = %name, "stream ready");
+    }
+    Ok(())
+}
+
+/// Delivery settings of a stage's durable pull consumer.
+#[derive(Debug, Clone)]
+pub struct ConsumerSettings {
+    /// Durable name; replicas of a stage share it and so share the work.
+    pub durable: String,
+    pub filter_subject: String,
+    /// How long the server waits for an ack before redelivering.
+    pub ack_wait: Duration,
+    /// Deliveries before a message that keeps failing transiently is dead-lettered.
+    pub max_deliver: i64,
+    /// Unacked messages the server lets this consumer hold: the backpressure bound.
+    pub max_ack_pending: i64,
+}
+
+impl ConsumerSettings {
+    pub fn new(durable: impl Into<String>, filter_subject: impl Into<String>) -> Self {
+        Self {
+            durable: durable.into(),
+            filter_subject: filter_subject.into(),
+            ack_wait: Duration::from_secs(30),
+            max_deliver: 10,
+            max_ack_pending: 1024,
+        }
+    }
+}
+
+/// Creates the durable pull consumer if it does not exist, else binds to it.
+pub async fn ensure_consumer(
+    js: &jetstream::Context,
+    stream_name: &str,
+    settings: &ConsumerSettings,
+) -> Result<consumer::PullConsumer, NatsError> {
+    let err = |reason: String| NatsError::Consumer {
+        stream: stream_name.to_owned(),
+        consumer: settings.durable.clone(),
+        reason,
+    };
+    let stream = js
+        .get_stream(stream_name)
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    stream
+        .get_or_create_consumer(
+            &settings.durable,
+            consumer::pull::Config {
+                durable_name: Some(settings.durable.clone()),
+                description: Some(format!("newswire {}", settings.durable)),
+                filter_subject: settings.filter_subject.clone(),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: settings.ack_wait,
+                max_deliver: settings.max_deliver,
+                max_ack_pending: settings.max_ack_pending,
+                deliver_policy: consumer::DeliverPolicy::All,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| err(e.to_string()))
+}
+
+/// What to do with a consumed message, decided by the stage logic.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Its result is safely published or stored: acknowledge it.
+    Ack,
+    /// A transient failure (store or broker unavailable): redeliver after `delay`.
+    Retry { delay: Duration, reason: String },
+    /// Poison: it can never succeed. Copy it to the dead-letter stream, then terminate it.
+    DeadLetter { reason: String },
+}
+
+/// Header names on dead letters.
+pub mod dlq_headers {
+    pub const STAGE: &str = "Newswire-Stage";
+    pub const ERROR: &str = "Newswire-Error";
+    pub const DELIVERIES: &str = "Newswire-Deliveries";
+    pub const SUBJECT: &str = "Newswire-Original-Subject";
+    pub const STREAM: &str = "Newswire-Original-Stream";
+    pub const SEQUENCE: &str = "Newswire-Original-Sequence";
+    pub const EVENT_ID: &str = "Newswire-Event-Id";
+}
+
+/// Carries out decisions for one stage: the single place that acks, naks, terms and
+/// dead-letters, and that logs and counts each outcome.
+#[derive(Debug, Clone)]
+pub struct Settler {
+    js: jetstream::Context,
+    stage: &'static str,
+    dlq_subject: String,
+    max_deliver: i64,
+}
+
+impl Settler {
+    pub fn new(
+        js: jetstream::Context,
+        subjects: &Subjects,
+        stage: &'static str,
+        max_deliver: i64,
+    ) -> Self {
+        Self {
+            js,
+            stage,
+            dlq_subject: subjects.dlq(stage),
+            max_deliver,
+        }
+    }
+
+    /// Settles one message. `event_id` is the message's event id where it could be read.
+    pub async fn settle(
+        &self,
+        message: &jetstream::Message,
+        decision: Decision,
+        event_id: Option<&str>,
+    ) {
+        let stage = self.stage;
+        let event_id = event_id.unwrap_or("-");
+        let deliveries = message.info().map(|i| i.delivered).unwrap_or(1);
+        let decision = match decision {
+            Decision::Retry { reason, .. } if deliveries >= self.max_deliver => {
+                Decision::DeadLetter {
+                    reason: format!("gave up after {deliveries} deliveries: {reason}"),
+                }
+            }
+            other => other,
+        };
+        if deliveries > 1 {
+            metrics::counter!("newswire_redelivered_total", "stage" => stage).increment(1);
+        }
+        match decision {
+            Decision::Ack => {
+                if let Err(e) = message.ack().await {
+                    warn!(stage, event_id, outcome = "ack_failed", error = %e, "ack not sent, the message will be redelivered");
+                    return;
+                }
+                metrics::counter!("newswire_messages_total", "stage" => stage, "outcome" => "ack")
+                    .increment(1);
+            }
+            Decision::Retry { delay, reason } => {
+                warn!(stage, event_id, outcome = "retry", deliveries, delay_ms = delay.as_millis() as u64, reason = %reason, "transient failure, redelivering later");
+                if let Err(e) = message.ack_with(AckKind::Nak(Some(delay))).await {
+                    warn!(stage, event_id, error = %e, "nak not sent, the message will be redelivered after ack wait");
+                }
+                metrics::counter!("newswire_messages_total", "stage" => stage, "outcome" => "retry")
+                    .increment(1);
+            }
+            Decision::DeadLetter { reason } => {
+                match self
+                    .dead_letter(message, &reason, event_id, deliveries)
+                    .await
+                {
+                    Ok(()) => {
+                        error!(stage, event_id, outcome = "dead_letter", deliveries, subject = %message.subject, reason = %reason, "message dead-lettered and terminated");
+                        if let Err(e) = message.ack_with(AckKind::Term).await {
+                            warn!(stage, event_id, error = %e, "term not sent, the message will be redelivered and dead-lettered again");
+                        }
+                        metrics::counter!("newswire_messages_total", "stage" => stage, "outcome" => "dead_letter")
+                            .increment(1);
+                    }
+                    Err(e) => {
+                        error!(stage, event_id, outcome = "retry", reason = %reason, error = %e, "dead-letter stream unavailable, redelivering later");
+                        let _ = message
+                            .ack_with(AckKind::Nak(Some(Duration::from_secs(5))))
+                            .await;
+                        metrics::counter!("newswire_messages_total", "stage" => stage, "outcome" => "retry")
+                            .increment(1);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn dead_letter(
+        &self,
+        message: &jetstream::Message,
+        reason: &str,
+        event_id: &str,
+        deliveries: i64,
+    ) -> Result<(), async_nats::Error> {
+        let mut headers = HeaderMap::new();
+        headers.insert(dlq_headers::STAGE, self.stage);
+        // Header values are single lines.
+        headers.insert(
+            dlq_headers::ERROR,
+            reason.replace(['\r', '\n'], " ").as_str(),
+        );
+        headers.insert(dlq_headers::DELIVERIES, deliveries.to_string().as_str());
+        headers.insert(dlq_headers::SUBJECT, message.subject.as_str());
+        headers.insert(dlq_headers::EVENT_ID, event_id);
+        if let Ok(info) = message.info() {
+            headers.insert(dlq_headers::STREAM, info.stream);
+            headers.insert(
+                dlq_headers::SEQUENCE,
+                info.stream_sequence.to_string().as_str(),
+            );
+        }
+        let payload: Bytes = message.payload.clone();
+        self.js
+            .publish_with_headers(self.dlq_subject.clone(), headers, payload)
+            .await?
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,38 @@
+//! Shutdown signals: the first SIGTERM or Ctrl-C starts an orderly shutdown, a second exits at once.
+
+use tracing::{info, warn};
+
+/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM. After that, a second signal exits the
+/// process immediately with status 130.
+pub async fn signal() {
+    wait_for_signal().await;
+    info!("shutdown signal received, finishing in-flight work (signal again to exit at once)");
+    tokio::spawn(async {
+        wait_for_signal().await;
+        warn!("second shutdown signal, exiting now");
+        std::process::exit(130);
+    });
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot listen for SIGTERM, only Ctrl-C stops the process");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
