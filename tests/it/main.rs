@@ -1,1 +1,6 @@
+//! End-to-end tests: real nats-server processes, the real stages, a real SQLite store.
 
+mod dead_letters;
+mod pipeline;
+mod restarts;
+mod schema;

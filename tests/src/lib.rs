@@ -1,1 +1,194 @@
+//! Harness for newswire's end-to-end tests: a private nats-server per test (free port,
+//! JetStream on, store in a temp dir), unique subject prefixes so tests run in parallel,
+//! and stages run in-process through their library `run` functions.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use async_nats::jetstream;
+use newswire_producer::Article;
+use newswire_shared::ArticleMeta;
+use newswire_shared::local_server::{NatsServerProcess, free_port};
+use newswire_shared::nats::NatsArgs;
+use newswire_shared::shutdown::{self, Trigger};
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+
+/// The bundled sample article (the project's copy of ../shared/samples).
+pub const SAMPLE_ARTICLE: &str = include_str!("../../fixtures/putin-warns-seoul.txt");
+
+/// A nats-server of this test's own.
+#[derive(Debug)]
+pub struct TestNats {
+    pub server: NatsServerProcess,
+    _dir: TempDir,
+}
+
+impl TestNats {
+    pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    pub async fn start_with(extra_args: &[String]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port().expect("free port");
+        let server =
+            NatsServerProcess::start("127.0.0.1", port, &dir.path().join("nats"), extra_args)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        Self { server, _dir: dir }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// NATS arguments with a prefix unique to this call, so streams never collide.
+    pub fn args(&self) -> NatsArgs {
+        NatsArgs::new(self.url(), unique_prefix())
+    }
+
+    pub async fn jetstream(&self) -> jetstream::Context {
+        let client = async_nats::connect(self.url()).await.expect("connects");
+        jetstream::new(client)
+    }
+}
+
+/// A subject prefix no other test uses.
+pub fn unique_prefix() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "t{}x{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A stage running in a task of this process.
+#[derive(Debug)]
+pub struct Stage {
+    trigger: Trigger,
+    task: JoinHandle<Result<(), String>>,
+}
+
+impl Stage {
+    /// Orderly shutdown: stop pulling, finish the batch in hand, return.
+    pub async fn stop(self) {
+        self.trigger.trigger();
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("stage stops within 30s")
+            .expect("stage task joins")
+            .expect("stage ran without error");
+    }
+
+    /// A crash: the task is dropped mid-work, nothing in flight is acknowledged.
+    pub async fn abort(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+}
+
+fn spawn_stage<F, Fut, E>(run: F) -> Stage
+where
+    F: FnOnce(shutdown::Shutdown) -> Fut,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    let (trigger, stop) = shutdown::channel();
+    let fut = run(stop);
+    let task = tokio::spawn(async move { fut.await.map_err(|e| e.to_string()) });
+    Stage { trigger, task }
+}
+
+pub fn spawn_classifier(config: newswire_classifier::ClassifierConfig) -> Stage {
+    spawn_stage(move |stop| newswire_classifier::run(config, stop.wait()))
+}
+
+pub fn spawn_sink(config: newswire_sink::SinkConfig) -> Stage {
+    spawn_stage(move |stop| newswire_sink::run(config, stop.wait()))
+}
+
+/// A store URL in `dir`.
+pub fn store_url(dir: &TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("events.db").display())
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, panicking with `what` after `timeout`.
+pub async fn wait_for<T, Fut>(what: &str, timeout: Duration, mut check: impl FnMut() -> Fut) -> T
+where
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Number of stored events (of one article, or all), reading the store as `newswire query` does.
+pub async fn stored_count(store: &str, article_id: Option<&str>) -> usize {
+    let store = store.to_owned();
+    let article_id = article_id.map(str::to_owned);
+    tokio::task::spawn_blocking(move || {
+        newswire_sink::open(&store)
+            .and_then(|s| s.count(article_id.as_deref()))
+            .unwrap_or(0)
+    })
+    .await
+    .expect("count task")
+}
+
+/// Messages in a stream.
+pub async fn stream_messages(js: &jetstream::Context, stream: &str) -> u64 {
+    match js.get_stream(stream).await {
+        Ok(mut s) => s.info().await.map(|i| i.state.messages).unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
+/// The sample article as the demo publishes it.
+pub fn sample_article() -> Article {
+    Article {
+        meta: ArticleMeta {
+            title: Some("Putin warns Seoul against arming Ukraine".into()),
+            source: Some("sample".into()),
+            ..ArticleMeta::default()
+        },
+        body: SAMPLE_ARTICLE.to_owned(),
+    }
+}
+
+/// A distinct synthetic article of `sentences` news-style sentences.
+pub fn synthetic_article(n: usize, sentences: usize) -> Article {
+    const TEMPLATES: [&str; 6] = [
+        "Russia warned Ukraine on day {n} that it would retaliate.",
+        "South Korea's presidential office summoned the Russian ambassador over report {n}.",
+        "North Korean troops crossed the border for the {n}th time.",
+        "Japan provided humanitarian aid to Vietnam under program {n}.",
+        "Officials met in Geneva for round {n} of talks.",
+        "The weather on day {n} was mild.",
+    ];
+    let body = (0..sentences)
+        .map(|i| TEMPLATES[i % TEMPLATES.len()].replace("{n}", &format!("{n}-{i}")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Article {
+        meta: ArticleMeta {
+            source: Some("synthetic".into()),
+            ..ArticleMeta::default()
+        },
+        body,
+    }
+}

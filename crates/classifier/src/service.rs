@@ -57,6 +57,13 @@ pub enum ClassifierError {
     DictionaryFiles(#[from] crate::dict::DictError),
 }
 
+impl ClassifierError {
+    /// NATS could not be reached: a deployment problem, not a defect.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Nats(NatsError::Connect { .. }))
+    }
+}
+
 /// Loads the built-in dictionaries with the overrides of `dir`.
 pub fn load_classifier(dir: Option<&std::path::Path>) -> Result<Classifier, ClassifierError> {
     let sources = match dir {

@@ -96,18 +96,23 @@ impl Publisher {
     /// checked before the first publish, so a refused article publishes nothing.
     pub async fn publish(&self, article: &Article) -> Result<Published, ProducerError> {
         let events = sentence_events(article, OffsetDateTime::now_utc())?;
-        let subject = self.subjects.raw(article.meta.source.as_deref());
-        let article_id = events
-            .first()
-            .map(|e| e.article_id.clone())
-            .unwrap_or_default();
+        self.publish_events(&events).await
+    }
+
+    /// Publishes the sentence events of one article (as made by [`sentence_events`]),
+    /// keeping at most [`ACK_WINDOW`] acknowledgements outstanding.
+    pub async fn publish_events(&self, events: &[RawEvent]) -> Result<Published, ProducerError> {
+        let Some(first) = events.first() else {
+            return Err(ArticleError::NoSentences.into());
+        };
+        let subject = self.subjects.raw(first.article.source.as_deref());
         let mut pending = VecDeque::with_capacity(ACK_WINDOW);
         let mut result = Published {
-            article_id,
+            article_id: first.article_id.clone(),
             published: 0,
             duplicates: 0,
         };
-        for event in &events {
+        for event in events {
             if pending.len() == ACK_WINDOW {
                 await_ack(pending.pop_front(), &mut result).await?;
             }

@@ -77,6 +77,7 @@ pub async fn connect(args: &NatsArgs, stage: &str) -> Result<async_nats::Client,
                     async_nats::Event::SlowConsumer(sid) => {
                         warn!(stage, sid, "nats slow consumer")
                     }
+                    async_nats::Event::Closed => debug!(stage, "nats connection closed"),
                     other => warn!(stage, event = %other, "nats event"),
                 }
             }

@@ -36,3 +36,30 @@ async fn wait_for_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+/// A shutdown switch for in-process stages: `trigger()` once, every `Shutdown` clone resolves.
+#[derive(Debug)]
+pub struct Trigger(tokio::sync::watch::Sender<bool>);
+
+/// The receiving side of a [`Trigger`].
+#[derive(Debug, Clone)]
+pub struct Shutdown(tokio::sync::watch::Receiver<bool>);
+
+/// A linked trigger and shutdown future source.
+pub fn channel() -> (Trigger, Shutdown) {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    (Trigger(tx), Shutdown(rx))
+}
+
+impl Trigger {
+    pub fn trigger(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+impl Shutdown {
+    /// Resolves once the trigger fires (or is dropped).
+    pub async fn wait(mut self) {
+        let _ = self.0.wait_for(|stop| *stop).await;
+    }
+}

@@ -1,1 +1,10 @@
+//! newswire's sink: stores tagged events idempotently (the event id is the key) and answers
+//! queries by actor, country, category, article and time.
 
+pub mod service;
+pub mod sqlite;
+pub mod store;
+
+pub use service::{SinkConfig, SinkError, run};
+pub use sqlite::SqliteStore;
+pub use store::{Filter, Store, StoreError, StoreReport, open};

@@ -1,0 +1,247 @@
+//! Command-line interface: every stage and tool of newswire as a subcommand of one binary.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use newswire_shared::nats::NatsArgs;
+use newswire_shared::telemetry::LogFormat;
+
+/// newswire: news articles in, sentence-level events tagged by actor and CAMEO/PLOVER
+/// category out, over NATS JetStream.
+#[derive(Debug, Parser)]
+#[command(
+    name = "newswire",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Log line format (levels come from RUST_LOG, default info).
+    #[arg(long, global = true, env = "NEWSWIRE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Publish articles (plain text or JSON) as sentence events to the raw stream.
+    Publish(PublishArgs),
+    /// Run the classifier service: raw events in, tagged events out.
+    Classifier(ClassifierArgs),
+    /// Run the sink service: tagged events in, stored idempotently.
+    Sink(SinkArgs),
+    /// List stored events, filtered by actor, country, category, article and time.
+    Query(QueryArgs),
+    /// Print tagged events live as they flow.
+    Tail(TailArgs),
+    /// Run classifier and sink in one process (starting a private nats-server if none is reachable).
+    Up(UpArgs),
+    /// Run the whole pipeline on the bundled sample article and print the stored events.
+    Demo(DemoArgs),
+    /// Code sentences offline, without NATS: one JSON line per sentence.
+    Classify(ClassifyArgs),
+    /// Dictionary tools.
+    #[command(subcommand)]
+    Dict(DictCommand),
+    /// Print the JSON Schema of an event type.
+    Schema {
+        #[arg(value_enum)]
+        event: SchemaKind,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SchemaKind {
+    Raw,
+    Tagged,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DictCommand {
+    /// Validate a dictionary directory (files there replace the built-in ones); no PATH checks the built-in set.
+    Check { path: Option<PathBuf> },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Where events are stored: sqlite://PATH.
+    #[arg(long, env = "NEWSWIRE_STORE", default_value = "sqlite://newswire.db")]
+    pub store: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum InputFormatArg {
+    /// JSON when the input starts with '{', plain text otherwise.
+    #[default]
+    Auto,
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Files to publish; `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    pub inputs: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = InputFormatArg::Auto)]
+    pub format: InputFormatArg,
+    /// Outlet of plain-text articles (JSON articles carry their own).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Title of a plain-text article.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// URL of a plain-text article.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Publication date of a plain-text article (RFC 3339 or YYYY-MM-DD).
+    #[arg(long)]
+    pub published_at: Option<String>,
+    /// Largest accepted input, in bytes.
+    #[arg(long, env = "NEWSWIRE_MAX_ARTICLE_BYTES", default_value_t = 1024 * 1024)]
+    pub max_article_bytes: usize,
+    #[command(flatten)]
+    pub nats: NatsArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ConsumerArgs {
+    /// Durable consumer name; replicas with the same name share the work.
+    #[arg(long)]
+    pub durable: Option<String>,
+    /// Deliveries of a message that keeps failing before it is dead-lettered.
+    #[arg(long, env = "NEWSWIRE_MAX_DELIVER", default_value_t = 10)]
+    pub max_deliver: i64,
+    /// Seconds the server waits for an ack before redelivering.
+    #[arg(long, env = "NEWSWIRE_ACK_WAIT_SECS", default_value_t = 30)]
+    pub ack_wait_secs: u64,
+    /// Most messages processed as one batch.
+    #[arg(long, env = "NEWSWIRE_MAX_BATCH", default_value_t = 256)]
+    pub max_batch: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DictArgs {
+    /// Directory of dictionary files replacing the built-in ones of the same name.
+    #[arg(long = "dict", env = "NEWSWIRE_DICT")]
+    pub dict_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ClassifierArgs {
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    #[command(flatten)]
+    pub dict: DictArgs,
+    #[command(flatten)]
+    pub consumer: ConsumerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SinkArgs {
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub consumer: ConsumerArgs,
+}
+
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum OutputFormat {
+    /// A readable table.
+    #[default]
+    Table,
+    /// JSON lines: one tagged event per line.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Actor code or prefix (PRK matches PRKGOV and PRKMIL).
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Country of any actor (ISO alpha-3).
+    #[arg(long)]
+    pub country: Option<String>,
+    /// Category token (threaten, provide_aid, none), CAMEO root (13) or code (138).
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Article id.
+    #[arg(long)]
+    pub article: Option<String>,
+    /// Events at or after this time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Events before this time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Most events to list.
+    #[arg(long, default_value_t = 1000)]
+    pub limit: usize,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    /// Only this category token (threaten, provide_aid, ...).
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Only this primary actor country (PRK, KOR, NATO, ...).
+    #[arg(long)]
+    pub actor: Option<String>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Stop after this many events.
+    #[arg(long)]
+    pub count: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub dict: DictArgs,
+    /// Articles to publish once the stages are running.
+    #[arg(long = "publish", value_name = "FILE")]
+    pub publish: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Seconds to wait for every event to be stored.
+    #[arg(long, default_value_t = 60)]
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// Text files (split into sentences) or, with --jsonl, JSON lines; `-` or none reads stdin.
+    #[arg(value_name = "FILE")]
+    pub inputs: Vec<PathBuf>,
+    /// Input is JSON lines {"id", "text", "date"}.
+    #[arg(long)]
+    pub jsonl: bool,
+    /// Date that picks office holders for plain text (YYYY-MM-DD).
+    #[arg(long)]
+    pub date: Option<String>,
+    /// Print why each tag was given instead of JSON.
+    #[arg(long)]
+    pub explain: bool,
+    #[command(flatten)]
+    pub dict: DictArgs,
+}

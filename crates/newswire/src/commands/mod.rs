@@ -1,0 +1,123 @@
+//! One module per command family; `run` dispatches.
+
+mod classify;
+mod publish;
+mod query;
+mod stages;
+mod tail;
+
+use anyhow::Result;
+use newswire_shared::nats::NatsArgs;
+use newswire_shared::shutdown;
+
+use crate::cli::{Command, ConsumerArgs, DictCommand, SchemaKind};
+use crate::errors::{DataError, Unavailable, UsageError};
+
+pub async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Publish(args) => publish::run(args).await,
+        Command::Classifier(args) => {
+            let mut config = newswire_classifier::ClassifierConfig::new(checked(args.nats)?);
+            config.dict_dir = args.dict.dict_dir;
+            apply_consumer(
+                &args.consumer,
+                &mut config.durable,
+                &mut config.worker,
+                &mut config.max_deliver,
+                &mut config.ack_wait,
+            )?;
+            newswire_classifier::run(config, shutdown::signal())
+                .await
+                .map_err(|e| match e {
+                    e if e.is_unavailable() => Unavailable(e.to_string()).into(),
+                    e @ (newswire_classifier::ClassifierError::Dictionary(_)
+                    | newswire_classifier::ClassifierError::DictionaryFiles(_)) => {
+                        UsageError(e.to_string()).into()
+                    }
+                    e => anyhow::Error::new(e),
+                })
+        }
+        Command::Sink(args) => {
+            let mut config = newswire_sink::SinkConfig::new(checked(args.nats)?, args.store.store);
+            apply_consumer(
+                &args.consumer,
+                &mut config.durable,
+                &mut config.worker,
+                &mut config.max_deliver,
+                &mut config.ack_wait,
+            )?;
+            newswire_sink::run(config, shutdown::signal())
+                .await
+                .map_err(|e| match e {
+                    e if e.is_unavailable() => Unavailable(e.to_string()).into(),
+                    e => anyhow::Error::new(e),
+                })
+        }
+        Command::Query(args) => query::run(args).await,
+        Command::Tail(args) => tail::run(args).await,
+        Command::Up(args) => stages::up(args).await,
+        Command::Demo(args) => stages::demo(args).await,
+        Command::Classify(args) => classify::run(args),
+        Command::Dict(DictCommand::Check { path }) => {
+            let classifier = newswire_classifier::load_classifier(path.as_deref())
+                .map_err(|e| DataError(e.to_string()))?;
+            let (terms, cues) = classifier.dictionary().sizes();
+            println!(
+                "dictionaries valid: {} countries, {} people, {} organisations, {terms} actor terms, {cues} cues ({})",
+                classifier.dictionary().countries.len(),
+                classifier.dictionary().people.len(),
+                classifier.dictionary().orgs.len(),
+                classifier.version()
+            );
+            Ok(())
+        }
+        Command::Schema { event } => {
+            let [raw, tagged] = newswire_shared::event::json_schemas();
+            let (_, text) = match event {
+                SchemaKind::Raw => raw,
+                SchemaKind::Tagged => tagged,
+            };
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+/// NATS arguments with the prefix checked, as a usage error when invalid.
+fn checked(nats: NatsArgs) -> Result<NatsArgs> {
+    nats.subjects().map_err(|e| UsageError(e.to_string()))?;
+    Ok(nats)
+}
+
+fn apply_consumer(
+    args: &ConsumerArgs,
+    durable: &mut String,
+    worker: &mut newswire_shared::worker::WorkerSettings,
+    max_deliver: &mut i64,
+    ack_wait: &mut std::time::Duration,
+) -> Result<()> {
+    if args.max_deliver < 1 || args.max_batch == 0 || args.ack_wait_secs == 0 {
+        return Err(UsageError(
+            "--max-deliver, --max-batch and --ack-wait-secs must be positive".into(),
+        )
+        .into());
+    }
+    if let Some(name) = &args.durable {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(UsageError(format!(
+                "durable name {name:?} must be letters, digits, '-' or '_'"
+            ))
+            .into());
+        }
+        durable.clone_from(name);
+    }
+    worker.max_batch = args.max_batch;
+    worker.pull_batch = args.max_batch.saturating_mul(2);
+    *max_deliver = args.max_deliver;
+    *ack_wait = std::time::Duration::from_secs(args.ack_wait_secs);
+    Ok(())
+}

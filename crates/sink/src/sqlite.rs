@@ -1,0 +1,567 @@
+//! The SQLite store: embedded, WAL mode, one transaction per batch, migrations at open.
+
+use std::path::Path;
+
+use newswire_shared::TaggedEvent;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params, params_from_iter, types::Value};
+use time::OffsetDateTime;
+
+use crate::store::{Filter, Store, StoreError, StoreReport};
+
+/// Schema migrations, applied in order, each once.
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE articles (
+    article_id     TEXT PRIMARY KEY,
+    title          TEXT,
+    source         TEXT,
+    url            TEXT,
+    published_at   INTEGER,
+    sentence_count INTEGER NOT NULL,
+    first_seen     INTEGER NOT NULL
+);
+CREATE TABLE events (
+    event_id           TEXT PRIMARY KEY,
+    article_id         TEXT NOT NULL REFERENCES articles(article_id),
+    sentence_index     INTEGER NOT NULL,
+    text               TEXT NOT NULL,
+    category           TEXT NOT NULL,
+    event_time         INTEGER NOT NULL,
+    ingested_at        INTEGER NOT NULL,
+    stored_at          INTEGER NOT NULL,
+    classifier_version TEXT NOT NULL,
+    payload            TEXT NOT NULL
+);
+CREATE INDEX events_by_article ON events(article_id, sentence_index);
+CREATE INDEX events_by_time ON events(event_time);
+CREATE INDEX events_by_category ON events(category, event_time);
+CREATE TABLE event_actors (
+    event_id   TEXT NOT NULL REFERENCES events(event_id),
+    code       TEXT NOT NULL,
+    country    TEXT,
+    role       TEXT,
+    mention    TEXT NOT NULL,
+    span_start INTEGER NOT NULL,
+    span_end   INTEGER NOT NULL,
+    reporter   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (event_id, code)
+) WITHOUT ROWID;
+CREATE INDEX event_actors_by_code ON event_actors(code);
+CREATE INDEX event_actors_by_country ON event_actors(country);
+CREATE TABLE event_categories (
+    event_id   TEXT NOT NULL REFERENCES events(event_id),
+    seq        INTEGER NOT NULL,
+    code       TEXT NOT NULL,
+    root       TEXT NOT NULL,
+    category   TEXT NOT NULL,
+    quad_class INTEGER NOT NULL,
+    goldstein  REAL NOT NULL,
+    plover     TEXT,
+    cue        TEXT NOT NULL,
+    cue_start  INTEGER NOT NULL,
+    cue_end    INTEGER NOT NULL,
+    source     TEXT,
+    target     TEXT,
+    modality   TEXT NOT NULL,
+    confidence REAL NOT NULL,
+    PRIMARY KEY (event_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX event_categories_by_code ON event_categories(code);
+CREATE INDEX event_categories_by_root ON event_categories(root);
+CREATE INDEX event_categories_by_category ON event_categories(category);
+"];
+
+/// Offsets and counts as SQLite integers (they are far below `i64::MAX`).
+fn int(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Tagged events in an SQLite database file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+fn classify(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                ErrorCode::DatabaseBusy
+                    | ErrorCode::DatabaseLocked
+                    | ErrorCode::CannotOpen
+                    | ErrorCode::DiskFull
+                    | ErrorCode::SystemIoFailure
+                    | ErrorCode::OutOfMemory
+                    | ErrorCode::ReadOnly
+            ) =>
+        {
+            StoreError::Transient(e.to_string())
+        }
+        _ => StoreError::Permanent(e.to_string()),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database and applies pending migrations.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Transient(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let conn = Connection::open(path).map_err(classify)?;
+        Self::init(conn)
+    }
+
+    fn init(mut conn: Connection) -> Result<Self, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(classify)?;
+        // WAL lets `newswire query` read while the sink writes; FULL makes each commit
+        // durable before the messages it holds are acknowledged.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(classify)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(classify)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(classify)?;
+        let tx = conn.transaction().map_err(classify)?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )
+        .map_err(classify)?;
+        let current: i64 = tx
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(classify)?;
+        for (version, sql) in (1i64..).zip(MIGRATIONS) {
+            if version > current {
+                tx.execute_batch(sql).map_err(classify)?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                    params![version, OffsetDateTime::now_utc().unix_timestamp()],
+                )
+                .map_err(classify)?;
+            }
+        }
+        tx.commit().map_err(classify)?;
+        Ok(Self { conn })
+    }
+}
+
+impl Store for SqliteStore {
+    fn store(&mut self, events: &[TaggedEvent]) -> Result<StoreReport, StoreError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let tx = self.conn.transaction().map_err(classify)?;
+        let mut report = StoreReport::default();
+        {
+            let mut article = tx
+                .prepare_cached(
+                    "INSERT INTO articles (article_id, title, source, url, published_at, sentence_count, first_seen)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(article_id) DO NOTHING",
+                )
+                .map_err(classify)?;
+            let mut event = tx
+                .prepare_cached(
+                    "INSERT INTO events (event_id, article_id, sentence_index, text, category, event_time,
+                                         ingested_at, stored_at, classifier_version, payload)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(event_id) DO NOTHING",
+                )
+                .map_err(classify)?;
+            let mut actor = tx
+                .prepare_cached(
+                    "INSERT INTO event_actors (event_id, code, country, role, mention, span_start, span_end, reporter)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+                )
+                .map_err(classify)?;
+            let mut category = tx
+                .prepare_cached(
+                    "INSERT INTO event_categories (event_id, seq, code, root, category, quad_class, goldstein,
+                        plover, cue, cue_start, cue_end, source, target, modality, confidence)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                )
+                .map_err(classify)?;
+            for e in events {
+                article
+                    .execute(params![
+                        e.article_id,
+                        e.article.title,
+                        e.article.source,
+                        e.article.url,
+                        e.article.published_at.map(OffsetDateTime::unix_timestamp),
+                        e.sentence_count,
+                        now,
+                    ])
+                    .map_err(classify)?;
+                let inserted = event
+                    .execute(params![
+                        e.event_id,
+                        e.article_id,
+                        e.sentence_index,
+                        e.text,
+                        e.category,
+                        e.event_time().unix_timestamp(),
+                        e.ingested_at.unix_timestamp(),
+                        now,
+                        e.classifier_version,
+                        String::from_utf8_lossy(&e.encode()),
+                    ])
+                    .map_err(classify)?;
+                if inserted == 0 {
+                    report.duplicates += 1;
+                    continue;
+                }
+                report.stored += 1;
+                let reporter = e.reporter.iter().map(|a| (a, true));
+                for (a, is_reporter) in e.actors.iter().map(|a| (a, false)).chain(reporter) {
+                    actor
+                        .execute(params![
+                            e.event_id,
+                            a.code,
+                            a.country,
+                            a.role,
+                            a.mention,
+                            int(a.span.start),
+                            int(a.span.end),
+                            is_reporter,
+                        ])
+                        .map_err(classify)?;
+                }
+                for (seq, c) in e.events.iter().enumerate() {
+                    category
+                        .execute(params![
+                            e.event_id,
+                            int(seq),
+                            c.code,
+                            c.root,
+                            c.category,
+                            c.quad_class,
+                            c.goldstein,
+                            c.plover,
+                            c.cue,
+                            int(c.cue_span.start),
+                            int(c.cue_span.end),
+                            c.source,
+                            c.target,
+                            c.modality.as_str(),
+                            c.confidence,
+                        ])
+                        .map_err(classify)?;
+                }
+            }
+        }
+        tx.commit().map_err(classify)?;
+        Ok(report)
+    }
+
+    fn query(&self, filter: &Filter) -> Result<Vec<TaggedEvent>, StoreError> {
+        let filter = filter.clone().normalised()?;
+        let mut sql = String::from("SELECT e.payload FROM events e WHERE 1 = 1");
+        let mut args: Vec<Value> = Vec::new();
+        let mut bind = |sql: &mut String, clause: &str, value: Value| {
+            args.push(value);
+            sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+        };
+        if let Some(actor) = filter.actor {
+            bind(
+                &mut sql,
+                " AND EXISTS (SELECT 1 FROM event_actors a WHERE a.event_id = e.event_id AND substr(a.code, 1, length(?)) = ?)",
+                Value::Text(actor),
+            );
+        }
+        if let Some(country) = filter.country {
+            bind(
+                &mut sql,
+                " AND EXISTS (SELECT 1 FROM event_actors a WHERE a.event_id = e.event_id AND a.country = ?)",
+                Value::Text(country),
+            );
+        }
+        if let Some(category) = filter.category {
+            if category == newswire_shared::CATEGORY_NONE {
+                bind(&mut sql, " AND e.category = ?", Value::Text(category));
+            } else {
+                bind(
+                    &mut sql,
+                    " AND EXISTS (SELECT 1 FROM event_categories c WHERE c.event_id = e.event_id AND ? IN (c.category, c.root, c.code))",
+                    Value::Text(category),
+                );
+            }
+        }
+        if let Some(article) = filter.article_id {
+            bind(&mut sql, " AND e.article_id = ?", Value::Text(article));
+        }
+        if let Some(since) = filter.since {
+            bind(
+                &mut sql,
+                " AND e.event_time >= ?",
+                Value::Integer(since.unix_timestamp()),
+            );
+        }
+        if let Some(until) = filter.until {
+            bind(
+                &mut sql,
+                " AND e.event_time < ?",
+                Value::Integer(until.unix_timestamp()),
+            );
+        }
+        sql.push_str(" ORDER BY e.event_time, e.article_id, e.sentence_index");
+        if let Some(limit) = filter.limit {
+            bind(
+                &mut sql,
+                " LIMIT ?",
+                Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)),
+            );
+        }
+        let mut statement = self.conn.prepare(&sql).map_err(classify)?;
+        let rows = statement
+            .query_map(params_from_iter(args), |row| row.get::<_, String>(0))
+            .map_err(classify)?;
+        let mut events = Vec::new();
+        for payload in rows {
+            let payload = payload.map_err(classify)?;
+            let event = TaggedEvent::decode(payload.as_bytes())
+                .map_err(|e| StoreError::Permanent(format!("stored payload unreadable: {e}")))?;
+            events.push(event);
+        }
+        Ok(events)
+    }
+
+    fn count(&self, article_id: Option<&str>) -> Result<usize, StoreError> {
+        let n: i64 = match article_id {
+            Some(id) => self
+                .conn
+                .query_row(
+                    "SELECT COUNT(*) FROM events WHERE article_id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(classify)?
+                .unwrap_or(0),
+            None => self
+                .conn
+                .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+                .map_err(classify)?,
+        };
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use newswire_shared::{Actor, ArticleMeta, CodedEvent, Modality, SCHEMA_VERSION, Span};
+
+    fn event(
+        article: &str,
+        index: u32,
+        actors: &[(&str, &str)],
+        root: Option<(&str, &str)>,
+    ) -> TaggedEvent {
+        TaggedEvent {
+            schema: SCHEMA_VERSION,
+            event_id: format!("{article}-{index}"),
+            article_id: article.into(),
+            sentence_index: index,
+            sentence_count: 10,
+            text: "text".into(),
+            span: Span::new(0, 4),
+            article: ArticleMeta {
+                published_at: Some(
+                    OffsetDateTime::UNIX_EPOCH + time::Duration::days(i64::from(index)),
+                ),
+                ..ArticleMeta::default()
+            },
+            ingested_at: OffsetDateTime::UNIX_EPOCH,
+            category: root.map_or("none", |r| r.1).into(),
+            actors: actors
+                .iter()
+                .map(|(code, country)| Actor {
+                    code: (*code).into(),
+                    country: Some((*country).into()),
+                    role: None,
+                    mention: "m".into(),
+                    span: Span::new(0, 1),
+                    entry: "test".into(),
+                })
+                .collect(),
+            events: root
+                .map(|(root, category)| CodedEvent {
+                    code: format!("{root}0"),
+                    root: root.into(),
+                    name: "n".into(),
+                    category: category.into(),
+                    quad_class: 3,
+                    goldstein: -4.4,
+                    plover: None,
+                    cue: "c".into(),
+                    cue_span: Span::new(0, 1),
+                    source: None,
+                    target: None,
+                    modality: Modality::Asserted,
+                    confidence: 0.8,
+                })
+                .into_iter()
+                .collect(),
+            reporter: None,
+            classifier_version: "test".into(),
+            classified_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path().join("sub/events.db")).expect("opens");
+        (dir, store)
+    }
+
+    #[test]
+    fn writes_are_idempotent() {
+        let (_dir, mut s) = store();
+        let batch = vec![event("aa", 0, &[], None), event("aa", 1, &[], None)];
+        assert_eq!(
+            s.store(&batch).expect("stores"),
+            StoreReport {
+                stored: 2,
+                duplicates: 0
+            }
+        );
+        let again = vec![
+            event("aa", 1, &[], None),
+            event("aa", 2, &[], None),
+            event("aa", 2, &[], None),
+        ];
+        assert_eq!(
+            s.store(&again).expect("stores"),
+            StoreReport {
+                stored: 1,
+                duplicates: 2
+            }
+        );
+        assert_eq!(s.count(None).expect("counts"), 3);
+        assert_eq!(s.count(Some("aa")).expect("counts"), 3);
+        assert_eq!(s.count(Some("bb")).expect("counts"), 0);
+    }
+
+    #[test]
+    fn queries_filter_by_actor_country_category_article_and_time() {
+        let (_dir, mut s) = store();
+        s.store(&[
+            event(
+                "aa",
+                0,
+                &[("PRKMIL", "PRK"), ("KOR", "KOR")],
+                Some(("15", "exhibit_force")),
+            ),
+            event("aa", 1, &[("RUSGOV", "RUS")], Some(("13", "threaten"))),
+            event("bb", 2, &[], None),
+        ])
+        .expect("stores");
+        let ids = |f: Filter| -> Vec<String> {
+            s.query(&f)
+                .expect("queries")
+                .into_iter()
+                .map(|e| e.event_id)
+                .collect()
+        };
+        assert_eq!(
+            ids(Filter {
+                actor: Some("prk".into()),
+                ..Filter::default()
+            }),
+            ["aa-0"]
+        );
+        assert_eq!(
+            ids(Filter {
+                actor: Some("PRKGOV".into()),
+                ..Filter::default()
+            }),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            ids(Filter {
+                country: Some("RUS".into()),
+                ..Filter::default()
+            }),
+            ["aa-1"]
+        );
+        assert_eq!(
+            ids(Filter {
+                category: Some("threaten".into()),
+                ..Filter::default()
+            }),
+            ["aa-1"]
+        );
+        assert_eq!(
+            ids(Filter {
+                category: Some("15".into()),
+                ..Filter::default()
+            }),
+            ["aa-0"]
+        );
+        assert_eq!(
+            ids(Filter {
+                category: Some("none".into()),
+                ..Filter::default()
+            }),
+            ["bb-2"]
+        );
+        assert_eq!(
+            ids(Filter {
+                article_id: Some("aa".into()),
+                ..Filter::default()
+            }),
+            ["aa-0", "aa-1"]
+        );
+        let day = |d| Some(OffsetDateTime::UNIX_EPOCH + time::Duration::days(d));
+        assert_eq!(
+            ids(Filter {
+                since: day(1),
+                until: day(2),
+                ..Filter::default()
+            }),
+            ["aa-1"]
+        );
+        assert_eq!(
+            ids(Filter {
+                limit: Some(1),
+                ..Filter::default()
+            }),
+            ["aa-0"]
+        );
+        assert!(
+            s.query(&Filter {
+                actor: Some("x' OR 1=1 --".into()),
+                ..Filter::default()
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn stored_events_round_trip_and_reopen_keeps_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("events.db");
+        let original = event("cc", 3, &[("UKR", "UKR")], Some(("07", "provide_aid")));
+        SqliteStore::open(&path)
+            .expect("opens")
+            .store(std::slice::from_ref(&original))
+            .expect("stores");
+        let reopened = SqliteStore::open(&path).expect("reopens");
+        assert_eq!(
+            reopened.query(&Filter::default()).expect("queries"),
+            vec![original]
+        );
+    }
+
+    #[test]
+    fn unsupported_urls_are_refused() {
+        assert!(matches!(
+            crate::store::open("mysql://x"),
+            Err(StoreError::Url { .. })
+        ));
+    }
+}

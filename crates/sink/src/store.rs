@@ -1,0 +1,104 @@
+//! The storage contract: idempotent batch writes keyed by event id, and queries.
+
+use newswire_shared::TaggedEvent;
+use time::OffsetDateTime;
+
+/// What a batch write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoreReport {
+    /// Events written for the first time.
+    pub stored: usize,
+    /// Events the store already had (same event id): nothing written.
+    pub duplicates: usize,
+}
+
+/// A store failure, with whether retrying can help.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store is busy, locked, full or unreachable: retry later, the event is fine.
+    #[error("store temporarily unavailable: {0}")]
+    Transient(String),
+    /// The store refuses this data: retrying cannot help.
+    #[error("store rejected the data: {0}")]
+    Permanent(String),
+    #[error("invalid store URL {url:?}: {reason}")]
+    Url { url: String, reason: String },
+    #[error("invalid query: {0}")]
+    Query(String),
+}
+
+impl StoreError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Transient(_))
+    }
+}
+
+/// Which stored events a query returns. Empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Actor code or code prefix: `PRK` matches PRK, PRKGOV, PRKMIL; `RUSGOV` matches RUSGOV.
+    pub actor: Option<String>,
+    /// Country of any actor (ISO alpha-3 or an IGO code).
+    pub country: Option<String>,
+    /// Category token (`threaten`, `none`), CAMEO root (`13`) or CAMEO code (`138`).
+    pub category: Option<String>,
+    pub article_id: Option<String>,
+    /// Event time (article publication, else ingest time) at or after this.
+    pub since: Option<OffsetDateTime>,
+    /// Event time before this.
+    pub until: Option<OffsetDateTime>,
+    pub limit: Option<usize>,
+}
+
+impl Filter {
+    /// Checks the codes are plain tokens, upper-casing actor and country codes.
+    pub fn normalised(mut self) -> Result<Self, StoreError> {
+        let token = |name: &str, v: &mut Option<String>, upper: bool| {
+            if let Some(value) = v {
+                if value.is_empty()
+                    || !value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                {
+                    return Err(StoreError::Query(format!(
+                        "{name} {value:?} must be letters, digits, '_' or '-'"
+                    )));
+                }
+                if upper {
+                    *value = value.to_ascii_uppercase();
+                }
+            }
+            Ok(())
+        };
+        token("actor", &mut self.actor, true)?;
+        token("country", &mut self.country, true)?;
+        token("category", &mut self.category, false)?;
+        token("article", &mut self.article_id, false)?;
+        Ok(self)
+    }
+}
+
+/// A place tagged events are kept.
+pub trait Store: Send {
+    /// Writes a batch in one transaction; events already stored are skipped. Returns only
+    /// once the transaction is durable.
+    fn store(&mut self, events: &[TaggedEvent]) -> Result<StoreReport, StoreError>;
+
+    /// Stored events matching `filter`, by event time, article and sentence.
+    fn query(&self, filter: &Filter) -> Result<Vec<TaggedEvent>, StoreError>;
+
+    /// Number of stored events, overall or of one article.
+    fn count(&self, article_id: Option<&str>) -> Result<usize, StoreError>;
+}
+
+/// Opens the store a URL names: `sqlite://PATH` (or a bare path) for SQLite.
+pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
+    match url.split_once("://") {
+        Some(("sqlite", path)) => Ok(Box::new(crate::sqlite::SqliteStore::open(path)?)),
+        None => Ok(Box::new(crate::sqlite::SqliteStore::open(url)?)),
+        Some((scheme, _)) => Err(StoreError::Url {
+            url: url.to_owned(),
+            reason: format!("unsupported scheme {scheme:?}; this build stores to sqlite://PATH"),
+        }),
+    }
+}
