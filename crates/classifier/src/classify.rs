@@ -110,7 +110,7 @@ impl Classifier {
                 if !on_word_boundaries(text, span) {
                     return None;
                 }
-                if term.case_sensitive && &text[m.start()..m.end()] != term.text {
+                if term.case_sensitive && text[m.start()..m.end()] != term.text {
                     return None;
                 }
                 Some(Mention {

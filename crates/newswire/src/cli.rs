@@ -245,3 +245,13 @@ pub struct ClassifyArgs {
     #[command(flatten)]
     pub dict: DictArgs,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -122,17 +122,8 @@ impl NatsServerProcess {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
                 .is_some();
-            if !exited {
-                if let Ok(Ok(client)) =
-                    tokio::time::timeout(Duration::from_secs(1), async_nats::connect(self.url()))
-                        .await
-                {
-                    // JetStream answers once the server is fully up.
-                    let js = async_nats::jetstream::new(client);
-                    if js.query_account().await.is_ok() {
-                        return Ok(());
-                    }
-                }
+            if !exited && self.answers_jetstream().await {
+                return Ok(());
             }
             if exited || tokio::time::Instant::now() >= deadline {
                 return Err(LocalServerError::NotReady {
@@ -143,6 +134,41 @@ impl NatsServerProcess {
                 });
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn answers_jetstream(&self) -> bool {
+        let Ok(Ok(client)) =
+            tokio::time::timeout(Duration::from_secs(1), async_nats::connect(self.url())).await
+        else {
+            return false;
+        };
+        // JetStream answers its API once the server is fully up.
+        let reply = client.request("$JS.API.INFO", bytes::Bytes::new()).await;
+        reply.is_ok_and(|m| !m.payload.is_empty())
+    }
+
+    /// Stops the server gracefully (nats-server's own `--signal quit`), killing it if it
+    /// has not exited within five seconds.
+    pub async fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Some(pid) = child.id() {
+            let _ = Command::new(&self.binary)
+                .arg("--signal")
+                .arg(format!("quit={pid}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .await;
+        }
+        if tokio::time::timeout(Duration::from_secs(5), child.wait())
+            .await
+            .is_err()
+        {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
         }
     }
 

@@ -15,6 +15,7 @@ use crate::subjects::Subjects;
 pub struct NatsArgs {
     /// NATS server URL(s), comma-separated.
     #[arg(
+        id = "nats_url",
         long = "nats-url",
         env = "NATS_URL",
         default_value = "nats://127.0.0.1:4222"

@@ -26,6 +26,9 @@ pub struct Defaults {
 }
 
 pub async fn run(args: PublishArgs) -> Result<()> {
+    args.nats
+        .subjects()
+        .map_err(|e| UsageError(e.to_string()))?;
     let published_at = args
         .published_at
         .as_deref()

@@ -165,7 +165,9 @@ pub async fn up(args: UpArgs) -> Result<()> {
         }
     }
     let result = stages.stop().await;
-    drop(server);
+    if let Some(mut server) = server {
+        server.stop().await;
+    }
     result
 }
 
@@ -226,7 +228,9 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     stages.stop().await?;
-    drop(server);
+    if let Some(mut server) = server {
+        server.stop().await;
+    }
     let mut out = std::io::stdout().lock();
     write_table(&mut out, &stored)?;
     eprintln!(

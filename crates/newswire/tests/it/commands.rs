@@ -1,0 +1,276 @@
+//! publish, query, demo, classify, dict and usage errors.
+
+use std::io::Write;
+
+use newswire_shared::TaggedEvent;
+use newswire_shared::local_server::free_port;
+use newswire_tests::{SAMPLE_ARTICLE, TestNats, stream_messages, unique_prefix};
+
+use crate::{newswire, output, stderr, stdout};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_refuses_bad_input_and_publishes_nothing() {
+    let nats = TestNats::start().await;
+    let prefix = unique_prefix();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = dir.path().join("good.txt");
+    std::fs::write(&good, SAMPLE_ARTICLE).expect("writes");
+    let empty = dir.path().join("empty.txt");
+    std::fs::write(&empty, "  \n\n").expect("writes");
+    let binary = dir.path().join("image.png");
+    std::fs::write(&binary, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").expect("writes");
+    let json = dir.path().join("bad.json");
+    std::fs::write(&json, "{\"title\": \"no body\"}").expect("writes");
+
+    let cases = [
+        (vec![empty.clone()], "input is empty"),
+        (vec![binary.clone()], "looks binary"),
+        (vec![json.clone()], "missing field `body`"),
+        // One bad input among good ones: nothing at all is published.
+        (vec![good.clone(), empty.clone()], "input is empty"),
+    ];
+    for (inputs, reason) in cases {
+        let out = output(
+            newswire(&prefix)
+                .arg("publish")
+                .args(&inputs)
+                .arg("--nats-url")
+                .arg(nats.url()),
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(reason),
+            "{reason:?} not in {}",
+            stderr(&out)
+        );
+    }
+    let out = output(
+        newswire(&prefix)
+            .arg("publish")
+            .arg(&good)
+            .args(["--max-article-bytes", "100", "--nats-url"])
+            .arg(nats.url()),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(65));
+    assert!(
+        stderr(&out).contains("more than the limit of 100 bytes"),
+        "{}",
+        stderr(&out)
+    );
+
+    let js = nats.jetstream().await;
+    let raw_stream = newswire_shared::Subjects::new(&prefix)
+        .expect("prefix")
+        .raw_stream();
+    assert_eq!(
+        stream_messages(&js, &raw_stream).await,
+        0,
+        "nothing published"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_summarises_and_skips_duplicates() {
+    let nats = TestNats::start().await;
+    let prefix = unique_prefix();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("article.txt");
+    std::fs::write(&file, SAMPLE_ARTICLE).expect("writes");
+    let publish = || {
+        let mut c = newswire(&prefix);
+        c.arg("publish")
+            .arg(&file)
+            .args([
+                "--source",
+                "yonhap",
+                "--published-at",
+                "2024-06-21",
+                "--nats-url",
+            ])
+            .arg(nats.url());
+        c
+    };
+    let first = output(&mut publish()).await;
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(
+        stdout(&first),
+        "published 19 events from 1 articles (0 duplicates skipped)\n"
+    );
+    let second = output(&mut publish()).await;
+    assert_eq!(
+        stdout(&second),
+        "published 0 events from 1 articles (19 duplicates skipped)\n"
+    );
+
+    // JSON lines on standard input.
+    let mut child = newswire(&prefix)
+        .args(["publish", "-", "--nats-url"])
+        .arg(nats.url())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let lines = "{\"title\":\"A\",\"source\":\"kyodo\",\"body\":\"Japan protested. Seoul agreed.\"}\n{\"body\":\"Russia warned Ukraine.\"}\n";
+    tokio::io::AsyncWriteExt::write_all(&mut stdin, lines.as_bytes())
+        .await
+        .expect("writes");
+    drop(stdin);
+    let out = child.wait_with_output().await.expect("runs");
+    assert_eq!(
+        stdout(&out),
+        "published 3 events from 2 articles (0 duplicates skipped)\n"
+    );
+}
+
+#[tokio::test]
+async fn invalid_usage_exits_64() {
+    let prefix = unique_prefix();
+    for args in [
+        vec!["publish"],
+        vec!["query", "--since", "yesterday"],
+        vec!["query", "--actor", "x' OR 1=1"],
+        vec!["publish", "x.txt", "--prefix", "a b"],
+        vec!["frobnicate"],
+    ] {
+        let out = output(newswire(&prefix).args(&args)).await;
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {}", stderr(&out));
+    }
+    let out = output(newswire(&prefix).arg("--help")).await;
+    assert!(out.status.success());
+    for command in [
+        "publish",
+        "classifier",
+        "sink",
+        "query",
+        "tail",
+        "up",
+        "demo",
+        "classify",
+    ] {
+        assert!(stdout(&out).contains(command), "--help lists {command}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_stores_and_prints_the_sample_then_query_filters_it() {
+    let nats = TestNats::start().await;
+    let prefix = unique_prefix();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = format!("sqlite://{}", dir.path().join("demo.db").display());
+    let out =
+        output(newswire(&prefix).args(["demo", "--nats-url", &nats.url(), "--store", &store]))
+            .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = stdout(&out);
+    assert!(table.contains("(19 events)"), "{table}");
+    assert!(
+        table.contains("threaten") && table.contains("PRKMIL"),
+        "{table}"
+    );
+
+    let out = output(newswire(&prefix).args([
+        "query",
+        "--store",
+        &store,
+        "--category",
+        "threaten",
+        "--format",
+        "json",
+    ]))
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events: Vec<TaggedEvent> = stdout(&out)
+        .lines()
+        .map(|l| TaggedEvent::decode(l.as_bytes()).expect("tagged event JSON"))
+        .collect();
+    assert!(events.len() >= 2);
+    assert!(
+        events
+            .iter()
+            .all(|e| e.events.iter().any(|c| c.category == "threaten"))
+    );
+
+    let out = output(newswire(&prefix).args([
+        "query",
+        "--store",
+        &store,
+        "--actor",
+        "PRKMIL",
+        "--country",
+        "KOR",
+    ]))
+    .await;
+    let table = stdout(&out);
+    assert!(
+        table.contains("(1 events)") && table.contains("North Korean troops"),
+        "{table}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_starts_a_private_nats_server_when_none_answers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port().expect("port");
+    let out = output(newswire(&unique_prefix()).current_dir(dir.path()).args([
+        "demo",
+        "--nats-url",
+        &format!("nats://127.0.0.1:{port}"),
+    ]))
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("(19 events)"));
+    assert!(
+        dir.path().join(".newswire/nats/jetstream").is_dir(),
+        "private server stored under .newswire/nats"
+    );
+    assert!(
+        dir.path().join("newswire.db").is_file(),
+        "default store sqlite://newswire.db"
+    );
+    // The private server is gone with the demo.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
+#[tokio::test]
+async fn classify_codes_offline_and_dict_check_reports_lines() {
+    let mut child = newswire(&unique_prefix())
+        .args(["classify", "--date", "2024-06-21"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    let mut stdin = child.stdin.take().expect("stdin");
+    tokio::io::AsyncWriteExt::write_all(
+        &mut stdin,
+        b"North Korean troops crossed the border. The weather was mild.",
+    )
+    .await
+    .expect("writes");
+    drop(stdin);
+    let out = child.wait_with_output().await.expect("runs");
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["actors"][0]["code"], "PRKMIL");
+    assert_eq!(lines[0]["events"][0]["root"], "15");
+    assert_eq!(lines[0]["events"][0]["modality"], "asserted");
+    assert_eq!(lines[1]["category"], "none");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut roles = std::fs::File::create(dir.path().join("roles.toml")).expect("creates");
+    writeln!(roles, "[[role]]\ncode = \"GOV\"\nterms = [\"president\"]\n\n[[role]]\ncode = \"BOSS\"\nterms = [\"boss\"]").expect("writes");
+    let out = output(newswire("x").args(["dict", "check"]).arg(dir.path())).await;
+    assert_eq!(out.status.code(), Some(65));
+    assert!(
+        stderr(&out).contains("roles.toml:6: unknown role code \"BOSS\""),
+        "{}",
+        stderr(&out)
+    );
+    let out = output(newswire("x").args(["dict", "check"])).await;
+    assert!(out.status.success() && stdout(&out).starts_with("dictionaries valid"));
+}
