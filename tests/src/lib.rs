@@ -192,3 +192,115 @@ pub fn synthetic_article(n: usize, sentences: usize) -> Article {
         body,
     }
 }
+
+/// A JetStream cluster of nats-servers on loopback ports.
+#[derive(Debug)]
+pub struct TestCluster {
+    pub nodes: Vec<NatsServerProcess>,
+    _dir: TempDir,
+}
+
+impl TestCluster {
+    pub async fn start(size: usize) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ports: Vec<(u16, u16)> = (0..size)
+            .map(|_| {
+                (
+                    free_port().expect("free port"),
+                    free_port().expect("free port"),
+                )
+            })
+            .collect();
+        let routes = ports
+            .iter()
+            .map(|(_, cluster)| format!("nats://127.0.0.1:{cluster}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut nodes = Vec::with_capacity(size);
+        for (i, (client, cluster)) in ports.iter().enumerate() {
+            let args = vec![
+                "--server_name".to_owned(),
+                format!("n{i}"),
+                "--cluster_name".to_owned(),
+                "newswire-test".to_owned(),
+                "--cluster".to_owned(),
+                format!("nats://127.0.0.1:{cluster}"),
+                "--routes".to_owned(),
+                routes.clone(),
+            ];
+            let node = NatsServerProcess::launch(
+                "127.0.0.1",
+                *client,
+                &dir.path().join(format!("n{i}")),
+                &args,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            nodes.push(node);
+        }
+        for node in &mut nodes {
+            node.wait_ready(Duration::from_secs(60))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        Self { nodes, _dir: dir }
+    }
+
+    /// Every node's URL, comma-separated, as `--nats-url` takes them.
+    pub fn url(&self) -> String {
+        self.nodes
+            .iter()
+            .map(NatsServerProcess::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// NATS arguments for this cluster: all nodes, streams replicated on three.
+    pub fn args(&self) -> NatsArgs {
+        let mut args = NatsArgs::new(self.url(), unique_prefix());
+        args.replicas = 3;
+        args
+    }
+}
+
+/// Every stored event id.
+pub async fn stored_ids(store: &str) -> Vec<String> {
+    let store = store.to_owned();
+    tokio::task::spawn_blocking(move || {
+        newswire_sink::open(&store)
+            .and_then(|s| s.query(&newswire_sink::Filter::default()))
+            .expect("queries the store")
+            .into_iter()
+            .map(|e| e.event_id)
+            .collect()
+    })
+    .await
+    .expect("query task")
+}
+
+/// The event ids of articles, as the producer will make them.
+pub fn expected_ids(articles: &[Article]) -> std::collections::BTreeSet<String> {
+    articles
+        .iter()
+        .flat_map(|a| {
+            newswire_producer::sentence_events(a, time::OffsetDateTime::now_utc()).expect("splits")
+        })
+        .map(|e| e.event_id)
+        .collect()
+}
+
+/// Asserts the store holds exactly `expected`: nothing lost, nothing twice.
+pub async fn assert_stored_exactly(store: &str, expected: &std::collections::BTreeSet<String>) {
+    let ids = stored_ids(store).await;
+    assert_eq!(
+        ids.len(),
+        expected.len(),
+        "stored {} events for {} expected",
+        ids.len(),
+        expected.len()
+    );
+    let distinct: std::collections::BTreeSet<String> = ids.into_iter().collect();
+    assert_eq!(
+        &distinct, expected,
+        "the stored event ids are not the published ones"
+    );
+}

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, Message, context::PublishAckFuture, message::PublishMessage};
 use newswire_shared::nats::{
-    ConsumerSettings, NatsArgs, NatsError, Settler, StreamKind, StreamSettings, ensure_consumer,
-    ensure_streams,
+    ConsumerSettings, NatsArgs, NatsError, Settler, StreamKind, ensure_consumer, ensure_streams,
 };
 use newswire_shared::worker::{self, Handler, Outcome, Progress, WorkerSettings};
 use newswire_shared::{RawEvent, Subjects};
@@ -31,6 +30,8 @@ pub struct ClassifierConfig {
     pub worker: WorkerSettings,
     pub max_deliver: i64,
     pub ack_wait: Duration,
+    /// Longer sentences are dead-lettered rather than coded.
+    pub max_sentence_bytes: usize,
 }
 
 impl ClassifierConfig {
@@ -42,6 +43,7 @@ impl ClassifierConfig {
             worker: WorkerSettings::default(),
             max_deliver: 10,
             ack_wait: Duration::from_secs(30),
+            max_sentence_bytes: 4096,
         }
     }
 }
@@ -87,7 +89,7 @@ pub async fn run(
         &js,
         &subjects,
         &[StreamKind::Raw, StreamKind::Tagged, StreamKind::DeadLetter],
-        &StreamSettings::default(),
+        &config.nats.stream_settings(),
     )
     .await?;
     let mut consumer_settings = ConsumerSettings::new(&config.durable, subjects.raw_all());
@@ -109,9 +111,13 @@ pub async fn run(
         js,
         subjects,
         progress: Progress::new(STAGE, "events classified"),
+        max_sentence_bytes: config.max_sentence_bytes,
     };
     worker::run(STAGE, consumer, settler, config.worker, handler, shutdown).await;
-    let _ = client.flush().await;
+    // Publishes and acks of the last batch leave before the connection closes.
+    if let Err(e) = client.drain().await {
+        tracing::warn!(stage = STAGE, error = %e, "draining the NATS connection failed");
+    }
     info!(stage = STAGE, "classifier stopped");
     Ok(())
 }
@@ -121,6 +127,7 @@ struct TagAndPublish {
     js: jetstream::Context,
     subjects: Subjects,
     progress: Progress,
+    max_sentence_bytes: usize,
 }
 
 enum Pending {
@@ -141,6 +148,18 @@ impl Handler for TagAndPublish {
                     continue;
                 }
             };
+            if raw.text.len() > self.max_sentence_bytes {
+                let reason = format!(
+                    "sentence of {} bytes exceeds the limit of {} bytes",
+                    raw.text.len(),
+                    self.max_sentence_bytes
+                );
+                pending.push(Pending::Done(Outcome::dead_letter(
+                    Some(raw.event_id),
+                    reason,
+                )));
+                continue;
+            }
             let tagged = self.classifier.classify(&raw);
             let subject = self
                 .subjects

@@ -45,10 +45,52 @@ pub enum Command {
     /// Dictionary tools.
     #[command(subcommand)]
     Dict(DictCommand),
+    /// Inspect dead letters and send them back through the pipeline.
+    Dlq(DlqArgs),
     /// Print the JSON Schema of an event type.
     Schema {
         #[arg(value_enum)]
         event: SchemaKind,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DlqArgs {
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    #[command(subcommand)]
+    pub command: DlqCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List dead letters: sequence, time, stage, deliveries, event, subject, reason.
+    List {
+        /// Only those of this stage (classifier, sink).
+        #[arg(long)]
+        stage: Option<String>,
+        /// Most dead letters to list, oldest first.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// Show one dead letter: its headers and payload.
+    Show { sequence: u64 },
+    /// Publish dead letters back to the subject they came from, then remove them from the
+    /// dead-letter stream (after a fix: a new dictionary, a repaired store, ...).
+    Replay {
+        /// Sequences to replay.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        sequences: Vec<u64>,
+        /// Replay every dead letter (of --stage, if given).
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        stage: Option<String>,
+        /// Keep them in the dead-letter stream after replaying.
+        #[arg(long)]
+        keep: bool,
     },
 }
 
@@ -102,6 +144,9 @@ pub struct PublishArgs {
     /// Largest accepted input, in bytes.
     #[arg(long, env = "NEWSWIRE_MAX_ARTICLE_BYTES", default_value_t = 1024 * 1024)]
     pub max_article_bytes: usize,
+    /// Longest accepted sentence, in bytes.
+    #[arg(long, env = "NEWSWIRE_MAX_SENTENCE_BYTES", default_value_t = 4096)]
+    pub max_sentence_bytes: usize,
     #[command(flatten)]
     pub nats: NatsArgs,
 }
@@ -137,6 +182,9 @@ pub struct ClassifierArgs {
     pub dict: DictArgs,
     #[command(flatten)]
     pub consumer: ConsumerArgs,
+    /// Longer sentences are dead-lettered, not coded.
+    #[arg(long, env = "NEWSWIRE_MAX_SENTENCE_BYTES", default_value_t = 4096)]
+    pub max_sentence_bytes: usize,
 }
 
 #[derive(Debug, Args)]

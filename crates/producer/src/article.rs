@@ -30,12 +30,16 @@ pub enum InputFormat {
 pub struct Limits {
     /// Largest accepted input in bytes.
     pub max_article_bytes: usize,
+    /// Longest accepted sentence in bytes (text without sentence punctuation, such as a table,
+    /// would otherwise become one huge event).
+    pub max_sentence_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             max_article_bytes: 1024 * 1024,
+            max_sentence_bytes: 4096,
         }
     }
 }
@@ -61,6 +65,12 @@ pub enum ArticleError {
     Date { index: usize, value: String },
     #[error("article has no sentence to publish")]
     NoSentences,
+    #[error("sentence {index} is {size} bytes, more than the limit of {max} bytes")]
+    SentenceTooLong { index: u32, size: usize, max: usize },
+    #[error(
+        "the event of sentence {index} would be {size} bytes, more than the server's max payload of {max} bytes"
+    )]
+    MessageTooLarge { index: u32, size: usize, max: usize },
 }
 
 /// The JSON article format accepted on input.
@@ -187,6 +197,7 @@ mod tests {
     fn refuses_empty_binary_and_oversized_input() {
         let limits = Limits {
             max_article_bytes: 10,
+            ..Limits::default()
         };
         assert!(matches!(
             parse_input(b"  \n", InputFormat::Auto, &limits),

@@ -6,5 +6,7 @@ pub mod publish;
 pub mod split;
 
 pub use article::{Article, ArticleError, InputFormat, Limits, article_id, parse_input};
-pub use publish::{ProducerError, Published, Publisher, sentence_events};
+pub use publish::{
+    ProducerError, Published, Publisher, RetryPolicy, check_limits, sentence_events,
+};
 pub use split::split_sentences;

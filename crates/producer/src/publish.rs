@@ -1,14 +1,15 @@
 //! Turning articles into raw events and publishing them, acks pipelined.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
-use async_nats::jetstream::{self, message::PublishMessage};
+use async_nats::jetstream::{self, context::PublishAckFuture, message::PublishMessage};
 use newswire_shared::nats::{NatsArgs, NatsError, StreamKind, StreamSettings, ensure_streams};
 use newswire_shared::{RawEvent, SCHEMA_VERSION, Subjects};
 use time::OffsetDateTime;
-use tracing::debug;
+use tracing::{debug, warn};
 
-use crate::article::{Article, ArticleError, article_id};
+use crate::article::{Article, ArticleError, Limits, article_id};
 use crate::split::split_sentences;
 
 /// Publish acknowledgements awaited at most this far behind the newest publish.
@@ -65,11 +66,33 @@ pub fn sentence_events(
         .collect())
 }
 
+/// How the producer retries publishes the stream did not acknowledge (a broker restarting,
+/// a cluster electing a new leader). Retries reuse the event ids, so the stream's duplicate
+/// window drops any copy that had in fact been stored.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 10,
+            first_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(5),
+        }
+    }
+}
+
 /// Publishes articles to the raw stream.
 #[derive(Debug, Clone)]
 pub struct Publisher {
     js: jetstream::Context,
     subjects: Subjects,
+    retry: RetryPolicy,
+    max_sentence_bytes: usize,
 }
 
 impl Publisher {
@@ -77,18 +100,31 @@ impl Publisher {
     pub async fn connect(args: &NatsArgs) -> Result<Self, ProducerError> {
         let client = newswire_shared::nats::connect(args, "producer").await?;
         let subjects = args.subjects().map_err(NatsError::from)?;
-        Self::new(jetstream::new(client), subjects).await
+        Self::new(jetstream::new(client), subjects, &args.stream_settings()).await
     }
 
-    pub async fn new(js: jetstream::Context, subjects: Subjects) -> Result<Self, ProducerError> {
-        ensure_streams(
-            &js,
-            &subjects,
-            &[StreamKind::Raw],
-            &StreamSettings::default(),
-        )
-        .await?;
-        Ok(Self { js, subjects })
+    pub async fn new(
+        js: jetstream::Context,
+        subjects: Subjects,
+        settings: &StreamSettings,
+    ) -> Result<Self, ProducerError> {
+        ensure_streams(&js, &subjects, &[StreamKind::Raw], settings).await?;
+        Ok(Self {
+            js,
+            subjects,
+            retry: RetryPolicy::default(),
+            max_sentence_bytes: Limits::default().max_sentence_bytes,
+        })
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn with_limits(mut self, limits: &Limits) -> Self {
+        self.max_sentence_bytes = limits.max_sentence_bytes;
+        self
     }
 
     /// Publishes every sentence of `article`, each with `Nats-Msg-Id` set to its event id,
@@ -100,60 +136,111 @@ impl Publisher {
     }
 
     /// Publishes the sentence events of one article (as made by [`sentence_events`]),
-    /// keeping at most [`ACK_WINDOW`] acknowledgements outstanding.
+    /// keeping at most [`ACK_WINDOW`] acknowledgements outstanding, retrying the events the
+    /// stream did not acknowledge.
     pub async fn publish_events(&self, events: &[RawEvent]) -> Result<Published, ProducerError> {
         let Some(first) = events.first() else {
             return Err(ArticleError::NoSentences.into());
         };
+        check_limits(
+            events,
+            self.max_sentence_bytes,
+            self.js.client().server_info().max_payload,
+        )?;
         let subject = self.subjects.raw(first.article.source.as_deref());
-        let mut pending = VecDeque::with_capacity(ACK_WINDOW);
         let mut result = Published {
             article_id: first.article_id.clone(),
             published: 0,
             duplicates: 0,
         };
-        for event in events {
-            if pending.len() == ACK_WINDOW {
-                await_ack(pending.pop_front(), &mut result).await?;
+        let mut remaining: Vec<&RawEvent> = events.iter().collect();
+        let mut delay = self.retry.first_delay;
+        for attempt in 1..=self.retry.attempts.max(1) {
+            let failed = self.publish_once(&subject, &remaining, &mut result).await;
+            let Some((event_id, reason)) =
+                failed.first().map(|(e, r)| (e.event_id.clone(), r.clone()))
+            else {
+                debug!(article_id = %result.article_id, published = result.published, duplicates = result.duplicates, "article published");
+                return Ok(result);
+            };
+            if attempt == self.retry.attempts.max(1) {
+                return Err(ProducerError::Publish { event_id, reason });
             }
-            let ack = self
-                .js
-                .send_publish(
-                    subject.clone(),
-                    PublishMessage::build()
-                        .message_id(&event.event_id)
-                        .payload(event.encode().into()),
-                )
-                .await
-                .map_err(|e| ProducerError::Publish {
-                    event_id: event.event_id.clone(),
-                    reason: e.to_string(),
-                })?;
-            pending.push_back((event.event_id.clone(), ack));
+            warn!(article_id = %result.article_id, unacknowledged = failed.len(), attempt, delay_ms = delay.as_millis() as u64, reason = %reason, "publish not acknowledged, retrying");
+            remaining = failed.into_iter().map(|(e, _)| e).collect();
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(self.retry.max_delay);
         }
-        while let Some(next) = pending.pop_front() {
-            await_ack(Some(next), &mut result).await?;
+        unreachable!("the last attempt returns")
+    }
+
+    /// One pass over `events`: returns those not acknowledged, with why.
+    async fn publish_once<'a>(
+        &self,
+        subject: &str,
+        events: &[&'a RawEvent],
+        result: &mut Published,
+    ) -> Vec<(&'a RawEvent, String)> {
+        let mut failed = Vec::new();
+        let mut pending: VecDeque<(&'a RawEvent, PublishAckFuture)> =
+            VecDeque::with_capacity(ACK_WINDOW);
+        for &event in events {
+            if pending.len() == ACK_WINDOW
+                && let Some((e, ack)) = pending.pop_front()
+            {
+                settle_ack(e, ack.await, result, &mut failed);
+            }
+            let publish = PublishMessage::build()
+                .message_id(&event.event_id)
+                .payload(event.encode().into());
+            match self.js.send_publish(subject.to_owned(), publish).await {
+                Ok(ack) => pending.push_back((event, ack)),
+                Err(e) => failed.push((event, e.to_string())),
+            }
         }
-        debug!(article_id = %result.article_id, published = result.published, duplicates = result.duplicates, "article published");
-        Ok(result)
+        while let Some((e, ack)) = pending.pop_front() {
+            settle_ack(e, ack.await, result, &mut failed);
+        }
+        failed
     }
 }
 
-async fn await_ack(
-    pending: Option<(String, jetstream::context::PublishAckFuture)>,
+fn settle_ack<'a, E: std::fmt::Display>(
+    event: &'a RawEvent,
+    ack: Result<async_nats::jetstream::publish::PublishAck, E>,
     result: &mut Published,
-) -> Result<(), ProducerError> {
-    let Some((event_id, ack)) = pending else {
-        return Ok(());
-    };
-    let ack = ack.await.map_err(|e| ProducerError::Publish {
-        event_id,
-        reason: e.to_string(),
-    })?;
-    if ack.duplicate {
-        result.duplicates += 1;
-    } else {
-        result.published += 1;
+    failed: &mut Vec<(&'a RawEvent, String)>,
+) {
+    match ack {
+        Ok(ack) if ack.duplicate => result.duplicates += 1,
+        Ok(_) => result.published += 1,
+        Err(e) => failed.push((event, e.to_string())),
+    }
+}
+
+/// Refuses an article with a sentence or an encoded event over the limits, before publishing.
+/// `max_payload` 0 skips the message-size check (no server to ask yet).
+pub fn check_limits(
+    events: &[RawEvent],
+    max_sentence_bytes: usize,
+    max_payload: usize,
+) -> Result<(), ArticleError> {
+    for event in events {
+        if event.text.len() > max_sentence_bytes {
+            return Err(ArticleError::SentenceTooLong {
+                index: event.sentence_index,
+                size: event.text.len(),
+                max: max_sentence_bytes,
+            });
+        }
+        let size = event.encode().len();
+        if max_payload > 0 && size > max_payload {
+            return Err(ArticleError::MessageTooLarge {
+                index: event.sentence_index,
+                size,
+                max: max_payload,
+            });
+        }
     }
     Ok(())
 }

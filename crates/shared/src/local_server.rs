@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// A nats-server child process with JetStream on. Killed when dropped.
 #[derive(Debug)]
 pub struct NatsServerProcess {
@@ -61,6 +63,19 @@ impl NatsServerProcess {
         store_dir: &Path,
         extra_args: &[String],
     ) -> Result<Self, LocalServerError> {
+        let mut server = Self::launch(host, port, store_dir, extra_args)?;
+        server.wait_ready(READY_TIMEOUT).await?;
+        Ok(server)
+    }
+
+    /// Starts the process without waiting for it to be ready: cluster nodes become ready only
+    /// once enough of them run. Follow with [`wait_ready`](Self::wait_ready).
+    pub fn launch(
+        host: &str,
+        port: u16,
+        store_dir: &Path,
+        extra_args: &[String],
+    ) -> Result<Self, LocalServerError> {
         let binary = find_binary().ok_or(LocalServerError::NotFound)?;
         let mut server = Self {
             child: None,
@@ -70,7 +85,7 @@ impl NatsServerProcess {
             binary,
             extra_args: extra_args.to_vec(),
         };
-        server.spawn().await?;
+        server.spawn_process()?;
         Ok(server)
     }
 
@@ -84,6 +99,11 @@ impl NatsServerProcess {
     }
 
     async fn spawn(&mut self) -> Result<(), LocalServerError> {
+        self.spawn_process()?;
+        self.wait_ready(READY_TIMEOUT).await
+    }
+
+    fn spawn_process(&mut self) -> Result<(), LocalServerError> {
         let spawn_err = |source| LocalServerError::Spawn {
             binary: self.binary.display().to_string(),
             source,
@@ -111,10 +131,11 @@ impl NatsServerProcess {
             .spawn()
             .map_err(spawn_err)?;
         self.child = Some(child);
-        self.wait_ready(Duration::from_secs(15)).await
+        Ok(())
     }
 
-    async fn wait_ready(&mut self, timeout: Duration) -> Result<(), LocalServerError> {
+    /// Waits until the server accepts connections and JetStream answers.
+    pub async fn wait_ready(&mut self, timeout: Duration) -> Result<(), LocalServerError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let exited = self
@@ -143,9 +164,7 @@ impl NatsServerProcess {
         else {
             return false;
         };
-        // JetStream answers its API once the server is fully up.
-        let reply = client.request("$JS.API.INFO", bytes::Bytes::new()).await;
-        reply.is_ok_and(|m| !m.payload.is_empty())
+        jetstream_ready(&client).await
     }
 
     /// Stops the server gracefully (nats-server's own `--signal quit`), killing it if it
@@ -180,10 +199,28 @@ impl NatsServerProcess {
         }
     }
 
-    /// Starts the server again on the same port and store.
+    /// Stops the server gracefully and starts it again on the same port and store.
     pub async fn restart(&mut self) -> Result<(), LocalServerError> {
-        self.kill().await;
+        self.stop().await;
         self.spawn().await
+    }
+
+    /// Starts the server again after [`kill`](Self::kill) or [`stop`](Self::stop).
+    pub async fn start_again(&mut self) -> Result<(), LocalServerError> {
+        self.spawn().await
+    }
+}
+
+/// Whether JetStream answers its API without an error (a cluster answers with an error until
+/// it has elected its meta leader).
+pub async fn jetstream_ready(client: &async_nats::Client) -> bool {
+    match client.request("$JS.API.INFO", bytes::Bytes::new()).await {
+        Ok(reply) => {
+            !reply.payload.is_empty()
+                && serde_json::from_slice::<serde_json::Value>(&reply.payload)
+                    .is_ok_and(|v| v.get("error").is_none())
+        }
+        Err(_) => false,
     }
 }
 

@@ -24,6 +24,9 @@ pub struct NatsArgs {
     /// Prefix of every subject; stream names are derived from it (`news` -> `NEWS_RAW`, ...).
     #[arg(long, env = "NEWSWIRE_PREFIX", default_value = Subjects::DEFAULT_PREFIX)]
     pub prefix: String,
+    /// Replicas of each stream a stage creates (3 on a JetStream cluster; existing streams keep theirs).
+    #[arg(long, env = "NEWSWIRE_REPLICAS", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub replicas: u8,
 }
 
 impl NatsArgs {
@@ -31,6 +34,15 @@ impl NatsArgs {
         Self {
             url: url.into(),
             prefix: prefix.into(),
+            replicas: 1,
+        }
+    }
+
+    /// Stream settings for the streams a stage creates.
+    pub fn stream_settings(&self) -> StreamSettings {
+        StreamSettings {
+            replicas: usize::from(self.replicas),
+            ..StreamSettings::default()
         }
     }
 
@@ -47,6 +59,8 @@ pub enum NatsError {
         url: String,
         source: async_nats::ConnectError,
     },
+    #[error("invalid NATS URL {url:?}: {reason}")]
+    Url { url: String, reason: String },
     #[error("cannot set up stream {stream}: {reason}")]
     Stream { stream: String, reason: String },
     #[error("cannot set up consumer {consumer} on stream {stream}: {reason}")]
@@ -83,8 +97,17 @@ pub async fn connect(args: &NatsArgs, stage: &str) -> Result<async_nats::Client,
                 }
             }
         });
-    let urls = args.url.split(',').map(str::trim).collect::<Vec<_>>();
-    async_nats::connect_with_options(urls.join(","), options)
+    let mut servers = Vec::new();
+    for url in args.url.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+        servers.push(
+            url.parse::<async_nats::ServerAddr>()
+                .map_err(|e| NatsError::Url {
+                    url: url.to_owned(),
+                    reason: e.to_string(),
+                })?,
+        );
+    }
+    async_nats::connect_with_options(servers, options)
         .await
         .map_err(|source| NatsError::Connect {
             url: args.url.clone(),
@@ -197,6 +220,19 @@ pub struct ConsumerSettings {
 }
 
 impl ConsumerSettings {
+    /// Redelivery delays after ack-wait timeouts: the ack wait, then doubling, capped at five
+    /// minutes; shorter than `max_deliver` as the server requires.
+    pub fn backoff(&self) -> Vec<Duration> {
+        let steps = usize::try_from(self.max_deliver.saturating_sub(1))
+            .unwrap_or(0)
+            .min(5);
+        (0..steps)
+            .map(|i| (self.ack_wait * 2u32.pow(i as u32)).min(Duration::from_secs(300)))
+            .collect()
+    }
+}
+
+impl ConsumerSettings {
     pub fn new(durable: impl Into<String>, filter_subject: impl Into<String>) -> Self {
         Self {
             durable: durable.into(),
@@ -234,6 +270,7 @@ pub async fn ensure_consumer(
                 ack_wait: settings.ack_wait,
                 max_deliver: settings.max_deliver,
                 max_ack_pending: settings.max_ack_pending,
+                backoff: settings.backoff(),
                 deliver_policy: consumer::DeliverPolicy::All,
                 ..Default::default()
             },
@@ -262,6 +299,8 @@ pub mod dlq_headers {
     pub const STREAM: &str = "Newswire-Original-Stream";
     pub const SEQUENCE: &str = "Newswire-Original-Sequence";
     pub const EVENT_ID: &str = "Newswire-Event-Id";
+    /// Set when the original payload was cut to fit the server's max payload: its size in bytes.
+    pub const TRUNCATED: &str = "Newswire-Truncated";
 }
 
 /// Carries out decisions for one stage: the single place that acks, naks, terms and
@@ -377,7 +416,13 @@ impl Settler {
                 info.stream_sequence.to_string().as_str(),
             );
         }
-        let payload: Bytes = message.payload.clone();
+        let mut payload: Bytes = message.payload.clone();
+        // Leave room for the headers: a dead letter must always fit.
+        let room = (self.js.client().server_info().max_payload).saturating_sub(8 * 1024);
+        if payload.len() > room {
+            headers.insert(dlq_headers::TRUNCATED, payload.len().to_string().as_str());
+            payload = payload.slice(..room);
+        }
         self.js
             .publish_with_headers(self.dlq_subject.clone(), headers, payload)
             .await?

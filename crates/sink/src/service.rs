@@ -8,8 +8,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, Message};
 use newswire_shared::TaggedEvent;
 use newswire_shared::nats::{
-    ConsumerSettings, NatsArgs, NatsError, Settler, StreamKind, StreamSettings, ensure_consumer,
-    ensure_streams,
+    ConsumerSettings, NatsArgs, NatsError, Settler, StreamKind, ensure_consumer, ensure_streams,
 };
 use newswire_shared::worker::{self, Handler, Outcome, Progress, WorkerSettings};
 use tracing::{debug, info, warn};
@@ -76,7 +75,7 @@ pub async fn run(
         &js,
         &subjects,
         &[StreamKind::Tagged, StreamKind::DeadLetter],
-        &StreamSettings::default(),
+        &config.nats.stream_settings(),
     )
     .await?;
     let mut consumer_settings = ConsumerSettings::new(&config.durable, subjects.tagged_all());
@@ -90,7 +89,10 @@ pub async fn run(
         progress: Progress::new(STAGE, "events stored"),
     };
     worker::run(STAGE, consumer, settler, config.worker, handler, shutdown).await;
-    let _ = client.flush().await;
+    // Acks of the last batch leave before the connection closes.
+    if let Err(e) = client.drain().await {
+        warn!(stage = STAGE, error = %e, "draining the NATS connection failed");
+    }
     info!(stage = STAGE, "sink stopped");
     Ok(())
 }

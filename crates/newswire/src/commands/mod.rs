@@ -1,6 +1,7 @@
 //! One module per command family; `run` dispatches.
 
 mod classify;
+mod dlq;
 mod publish;
 mod query;
 mod stages;
@@ -19,6 +20,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Classifier(args) => {
             let mut config = newswire_classifier::ClassifierConfig::new(checked(args.nats)?);
             config.dict_dir = args.dict.dict_dir;
+            config.max_sentence_bytes = args.max_sentence_bytes;
             apply_consumer(
                 &args.consumer,
                 &mut config.durable,
@@ -58,6 +60,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Up(args) => stages::up(args).await,
         Command::Demo(args) => stages::demo(args).await,
         Command::Classify(args) => classify::run(args),
+        Command::Dlq(args) => dlq::run(args).await,
         Command::Dict(DictCommand::Check { path }) => {
             let classifier = newswire_classifier::load_classifier(path.as_deref())
                 .map_err(|e| DataError(e.to_string()))?;

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use anyhow::Result;
 use newswire_producer::{
-    Article, InputFormat, Limits, ProducerError, Published, Publisher, parse_input, sentence_events,
+    Article, InputFormat, Limits, ProducerError, Published, Publisher, check_limits, parse_input,
+    sentence_events,
 };
 use newswire_shared::RawEvent;
 use newswire_shared::nats::NatsArgs;
@@ -53,9 +54,10 @@ pub async fn run(args: PublishArgs) -> Result<()> {
     };
     let limits = Limits {
         max_article_bytes: args.max_article_bytes,
+        max_sentence_bytes: args.max_sentence_bytes,
     };
     let articles = prepare(&args.inputs, format, &limits, &defaults)?;
-    let totals = publish_all(&args.nats, &articles).await?;
+    let totals = publish_all(&args.nats, &articles, &limits).await?;
     println!(
         "published {} events from {} articles ({} duplicates skipped)",
         totals.published,
@@ -92,6 +94,9 @@ pub fn prepare(
         for mut article in articles {
             apply_defaults(&mut article, defaults);
             let events = sentence_events(&article, now)
+                .and_then(|events| {
+                    check_limits(&events, limits.max_sentence_bytes, 0).map(|()| events)
+                })
                 .map_err(|e| DataError(format!("refused {name}: {e}")))?;
             prepared.push(events);
         }
@@ -116,21 +121,34 @@ fn apply_defaults(article: &mut Article, defaults: &Defaults) {
 }
 
 /// Publishes prepared articles, summing what the stream stored and dropped as duplicates.
-pub async fn publish_all(nats: &NatsArgs, articles: &[Vec<RawEvent>]) -> Result<Published> {
+pub async fn publish_all(
+    nats: &NatsArgs,
+    articles: &[Vec<RawEvent>],
+    limits: &Limits,
+) -> Result<Published> {
     nats.subjects().map_err(|e| UsageError(e.to_string()))?;
-    let publisher = Publisher::connect(nats).await.map_err(|e| match e {
-        ProducerError::Nats(newswire_shared::nats::NatsError::Connect { .. }) => {
-            anyhow::Error::new(Unavailable(e.to_string()))
-        }
-        e => anyhow::Error::new(e),
-    })?;
+    let publisher = Publisher::connect(nats)
+        .await
+        .map_err(|e| match e {
+            ProducerError::Nats(newswire_shared::nats::NatsError::Connect { .. }) => {
+                anyhow::Error::new(Unavailable(e.to_string()))
+            }
+            e => anyhow::Error::new(e),
+        })?
+        .with_limits(limits);
     let mut totals = Published {
         article_id: String::new(),
         published: 0,
         duplicates: 0,
     };
     for events in articles {
-        let result = publisher.publish_events(events).await?;
+        let result = publisher
+            .publish_events(events)
+            .await
+            .map_err(|e| match e {
+                ProducerError::Input(e) => anyhow::Error::new(DataError(e.to_string())),
+                e => anyhow::Error::new(e),
+            })?;
         info!(article_id = %result.article_id, published = result.published, duplicates = result.duplicates, "article published");
         totals.published += result.published;
         totals.duplicates += result.duplicates;
