@@ -58,6 +58,45 @@ async fn poison_raw_and_tagged_messages_are_dead_lettered_once() {
             .await
             .expect("acked");
     }
+    // Random bytes, on every subject the stages consume.
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut random_raw = 0;
+    let mut random_tagged = 0;
+    for i in 0..30 {
+        let len = 1 + (rng.next() % 3000) as usize;
+        let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let subject = if i % 3 == 0 {
+            random_tagged += 1;
+            subjects.tagged("fuzz", "XXX")
+        } else {
+            random_raw += 1;
+            subjects.raw(Some("fuzz"))
+        };
+        js.publish(subject, bytes.into())
+            .await
+            .expect("publishes")
+            .await
+            .expect("acked");
+    }
+    // Valid events over the limits: a 100 KB sentence, and a payload close to the server's max
+    // payload (its dead letter must be truncated to fit).
+    let mut long = sentence_events(&synthetic_article(99, 1), OffsetDateTime::now_utc())
+        .expect("splits")[0]
+        .clone();
+    long.text = "Russia warned Ukraine again. ".repeat(3500);
+    long.span = newswire_shared::Span::new(0, long.text.len());
+    js.publish(subjects.raw(Some("fuzz")), long.encode().into())
+        .await
+        .expect("publishes")
+        .await
+        .expect("acked");
+    let max_payload = nats.jetstream().await.client().server_info().max_payload;
+    let huge = vec![b'{'; max_payload - 1024];
+    js.publish(subjects.raw(Some("fuzz")), huge.into())
+        .await
+        .expect("publishes")
+        .await
+        .expect("acked");
     // Poison on the tagged subjects reaches the sink.
     js.publish(
         subjects.tagged("threaten", "RUS"),
@@ -67,6 +106,9 @@ async fn poison_raw_and_tagged_messages_are_dead_lettered_once() {
     .expect("publishes")
     .await
     .expect("acked");
+    let classifier_poison = 4 + random_raw + 2;
+    let sink_poison = 1 + random_tagged;
+    let total_poison = (classifier_poison + sink_poison) as u64;
     // A good article after the poison is still processed.
     let article = synthetic_article(1, 3);
     let events = sentence_events(&article, OffsetDateTime::now_utc()).expect("splits");
@@ -83,9 +125,13 @@ async fn poison_raw_and_tagged_messages_are_dead_lettered_once() {
         || async { (stored_count(&store, None).await == events.len()).then_some(()) },
     )
     .await;
-    wait_for("five dead letters", Duration::from_secs(10), || async {
-        (stream_messages(&js, &subjects.dlq_stream()).await == 5).then_some(())
-    })
+    wait_for(
+        "every poison message dead-lettered",
+        Duration::from_secs(20),
+        || async {
+            (stream_messages(&js, &subjects.dlq_stream()).await == total_poison).then_some(())
+        },
+    )
     .await;
 
     // Each dead letter carries the stage, the reason and the original payload.
@@ -94,7 +140,8 @@ async fn poison_raw_and_tagged_messages_are_dead_lettered_once() {
         .await
         .expect("dlq stream");
     let mut reasons = Vec::new();
-    for seq in 1..=5 {
+    let mut truncated = 0;
+    for seq in 1..=total_poison {
         let message = dlq.get_raw_message(seq).await.expect("dead letter");
         let headers: HeaderMap = message.headers;
         let stage = headers
@@ -107,10 +154,22 @@ async fn poison_raw_and_tagged_messages_are_dead_lettered_once() {
             .to_string();
         assert!(!error.is_empty());
         assert!(headers.get(dlq_headers::SUBJECT).is_some());
+        if headers.get(dlq_headers::TRUNCATED).is_some() {
+            truncated += 1;
+        }
         reasons.push((stage, error, message.payload.to_vec()));
     }
     let classifier_letters: Vec<_> = reasons.iter().filter(|r| r.0 == "classifier").collect();
-    assert_eq!(classifier_letters.len(), 4);
+    assert_eq!(classifier_letters.len(), classifier_poison);
+    assert_eq!(
+        truncated, 1,
+        "only the near-max-payload message is truncated"
+    );
+    assert!(
+        classifier_letters
+            .iter()
+            .any(|r| r.1.contains("exceeds the limit of 4096 bytes"))
+    );
     for (_, payload) in poison {
         assert!(
             classifier_letters.iter().any(|r| r.2 == payload),
@@ -128,11 +187,18 @@ async fn poison_raw_and_tagged_messages_are_dead_lettered_once() {
             .any(|r| r.1.contains("missing field"))
     );
     assert!(reasons.iter().any(|r| r.0 == "sink" && r.2 == b"[1,2,3]"));
+    assert_eq!(
+        reasons.iter().filter(|r| r.0 == "sink").count(),
+        sink_poison
+    );
 
     // Terminated, not redelivered: after several ack waits nothing more arrives and both
     // consumers hold nothing unacknowledged.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(stream_messages(&js, &subjects.dlq_stream()).await, 5);
+    assert_eq!(
+        stream_messages(&js, &subjects.dlq_stream()).await,
+        total_poison
+    );
     for (stream, durable) in [
         (subjects.raw_stream(), "classifier"),
         (subjects.tagged_stream(), "sink"),
@@ -169,4 +235,16 @@ async fn poison_raw_and_tagged_messages_are_dead_lettered_once() {
     );
     classifier.stop().await;
     sink.stop().await;
+}
+
+/// A small deterministic generator for fuzz payloads (xorshift64).
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
 }

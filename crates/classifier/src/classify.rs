@@ -501,7 +501,11 @@ const FUTURE: &[&str] = &[
 /// (at most eight) and the cue's own words.
 fn modality(text: &str, cue: Span) -> Modality {
     let before = &text[..cue.start];
-    let clause_start = before.rfind([',', ';', ':', '(', '—']).map_or(0, |p| p + 1);
+    let clause_start = before
+        .char_indices()
+        .rev()
+        .find(|(_, c)| matches!(c, ',' | ';' | ':' | '(' | '—'))
+        .map_or(0, |(p, c)| p + c.len_utf8());
     let clause = &before[clause_start..];
     let words: Vec<String> = clause
         .split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '\u{2019}'))
@@ -805,5 +809,55 @@ mod sample_article {
             "{codes:?}"
         );
         assert!(has_root(&c, &["15", "18", "19"]));
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::LazyLock;
+
+    static CLASSIFIER: LazyLock<Classifier> = LazyLock::new(Classifier::builtin);
+
+    fn check(text: &str) -> Result<(), TestCaseError> {
+        let coding = CLASSIFIER.code(text, None);
+        let spans = coding
+            .actors
+            .iter()
+            .map(|a| (a.span, a.mention.as_str()))
+            .chain(coding.reporter.iter().map(|a| (a.span, a.mention.as_str())))
+            .chain(coding.events.iter().map(|e| (e.cue_span, e.cue.as_str())));
+        for (span, shown) in spans {
+            prop_assert!(span.start < span.end && span.end <= text.len());
+            prop_assert!(text.is_char_boundary(span.start) && text.is_char_boundary(span.end));
+            prop_assert_eq!(&text[span.start..span.end], shown);
+        }
+        for e in &coding.events {
+            prop_assert!((0.0..=1.0).contains(&e.confidence));
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn coding_arbitrary_text_keeps_spans_valid(text in any::<String>()) {
+            check(&text)?;
+        }
+
+        #[test]
+        fn coding_news_like_text_keeps_spans_valid(words in proptest::collection::vec(
+            prop_oneof![
+                Just("Russia"), Just("South Korea’s"), Just("North Korean"), Just("troops"), Just("president"),
+                Just("of"), Just("the"), Just("warned"), Just("summon"), Just("ambassador"), Just("US"), Just("us"),
+                Just("Seoul"), Just("Kim Jong Un"), Just("by"), Just("not"), Just("if"), Just(","), Just("."),
+                Just("according to"), Just("Yonhap"), Just("ÄÖÜ"), Just("—"), Just("“"), Just("”"),
+            ],
+            0..40,
+        )) {
+            check(&words.join(" "))?;
+        }
     }
 }

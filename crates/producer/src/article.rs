@@ -255,3 +255,32 @@ mod tests {
         assert_eq!(a.len(), 32);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::publish::sentence_events;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn parsing_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
+            if let Ok(articles) = parse_input(&bytes, InputFormat::Auto, &Limits::default()) {
+                prop_assert!(articles.iter().all(|a| !a.body.trim().is_empty()));
+            }
+        }
+
+        #[test]
+        fn events_carry_their_exact_text(body in "\\PC{1,400}") {
+            let article = Article { meta: ArticleMeta::default(), body };
+            if let Ok(events) = sentence_events(&article, OffsetDateTime::UNIX_EPOCH) {
+                for e in &events {
+                    prop_assert_eq!(&article.body[e.span.start..e.span.end], e.text.as_str());
+                    prop_assert!(e.validate().is_ok());
+                }
+            }
+        }
+    }
+}

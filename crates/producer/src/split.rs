@@ -356,3 +356,45 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn check(text: &str) -> Result<(), TestCaseError> {
+        let spans = split_sentences(text);
+        let mut last_end = 0;
+        for span in spans {
+            prop_assert!(span.start >= last_end && span.start < span.end && span.end <= text.len());
+            prop_assert!(text.is_char_boundary(span.start) && text.is_char_boundary(span.end));
+            let sentence = &text[span.start..span.end];
+            prop_assert_eq!(sentence, sentence.trim());
+            prop_assert!(sentence.chars().any(char::is_alphanumeric));
+            last_end = span.end;
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn spans_hold_on_arbitrary_text(text in any::<String>()) {
+            check(&text)?;
+        }
+
+        #[test]
+        fn spans_hold_on_news_like_text(text in "([A-Z][a-z]{0,8}|[a-z]{1,8}|U\\.S\\.|Mr\\.|[0-9]{1,4}(\\.[0-9])?|[ .,!?;:\"“”'’()\\n…—-]){0,80}") {
+            check(&text)?;
+        }
+
+        #[test]
+        fn every_non_blank_word_lands_in_a_sentence(words in proptest::collection::vec("[A-Za-z]{1,10}", 1..40)) {
+            let text = words.join(" ") + ".";
+            let spans = split_sentences(&text);
+            let covered: usize = spans.iter().map(|s| s.len()).sum();
+            prop_assert_eq!(covered, text.len());
+        }
+    }
+}

@@ -404,3 +404,50 @@ mod tests {
         assert!(RawEvent::decode(&bytes).is_ok());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn valid() -> RawEvent {
+        RawEvent {
+            schema: SCHEMA_VERSION,
+            event_id: RawEvent::make_id("ab12", 0),
+            article_id: "ab12".into(),
+            sentence_index: 0,
+            sentence_count: 1,
+            text: "Seoul protested.".into(),
+            span: Span::new(0, 16),
+            article: ArticleMeta::default(),
+            ingested_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn decoders_never_panic_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..1000)) {
+            let _ = RawEvent::decode(&bytes);
+            let _ = TaggedEvent::decode(&bytes);
+        }
+
+        #[test]
+        fn truncated_events_are_refused(cut in 0usize..200) {
+            let bytes = valid().encode();
+            let cut = cut.min(bytes.len() - 1);
+            prop_assert!(RawEvent::decode(&bytes[..cut]).is_err());
+        }
+
+        #[test]
+        fn a_flipped_byte_never_panics(at in 0usize..200, byte in any::<u8>()) {
+            let mut bytes = valid().encode();
+            let at = at % bytes.len();
+            bytes[at] = byte;
+            if let Ok(event) = RawEvent::decode(&bytes) {
+                prop_assert!(event.validate().is_ok());
+            }
+        }
+    }
+}
