@@ -31,6 +31,8 @@ impl TestNats {
     }
 
     pub async fn start_with(extra_args: &[String]) -> Self {
+        // Stage logs show in a failing test's output (RUST_LOG to change the level).
+        newswire_shared::telemetry::init_for_tests();
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port().expect("free port");
         let server =

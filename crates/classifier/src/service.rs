@@ -64,6 +64,16 @@ impl ClassifierError {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Nats(NatsError::Connect { .. }))
     }
+
+    /// Invalid configuration: a bad URL or prefix, invalid dictionaries.
+    pub fn is_invalid_config(&self) -> bool {
+        matches!(
+            self,
+            Self::Nats(NatsError::Url { .. } | NatsError::Prefix(_))
+                | Self::Dictionary(_)
+                | Self::DictionaryFiles(_)
+        )
+    }
 }
 
 /// Loads the built-in dictionaries with the overrides of `dir`.
@@ -83,7 +93,7 @@ pub async fn run(
     let classifier = Arc::new(load_classifier(config.dict_dir.as_deref())?);
     let (actor_terms, cues) = classifier.dictionary().sizes();
     let subjects = config.nats.subjects().map_err(NatsError::from)?;
-    let client = newswire_shared::nats::connect(&config.nats, STAGE).await?;
+    let (client, reconnects) = newswire_shared::nats::connect_watched(&config.nats, STAGE).await?;
     let js = jetstream::new(client.clone());
     ensure_streams(
         &js,
@@ -113,7 +123,16 @@ pub async fn run(
         progress: Progress::new(STAGE, "events classified"),
         max_sentence_bytes: config.max_sentence_bytes,
     };
-    worker::run(STAGE, consumer, settler, config.worker, handler, shutdown).await;
+    worker::run(
+        STAGE,
+        consumer,
+        settler,
+        config.worker,
+        handler,
+        reconnects,
+        shutdown,
+    )
+    .await;
     // Publishes and acks of the last batch leave before the connection closes.
     if let Err(e) = client.drain().await {
         tracing::warn!(stage = STAGE, error = %e, "draining the NATS connection failed");
@@ -185,9 +204,9 @@ impl Handler for TagAndPublish {
                 ))),
             }
         }
-        let mut outcomes = Vec::with_capacity(pending.len());
-        for p in pending {
-            outcomes.push(match p {
+        // Awaited together: acks lost in a broker restart time out together, not one by one.
+        let outcomes = futures::future::join_all(pending.into_iter().map(|p| async move {
+            match p {
                 Pending::Done(outcome) => outcome,
                 Pending::Publishing(event_id, ack) => match ack.await {
                     Ok(_) => Outcome::ack(event_id),
@@ -197,8 +216,9 @@ impl Handler for TagAndPublish {
                         format!("tagged event not acknowledged by the stream: {e}"),
                     ),
                 },
-            });
-        }
+            }
+        }))
+        .await;
         self.progress.add(batch.len() as u64);
         outcomes
     }

@@ -1,9 +1,10 @@
 //! Turning articles into raw events and publishing them, acks pipelined.
 
-use std::collections::VecDeque;
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, context::PublishAckFuture, message::PublishMessage};
+use async_nats::jetstream::{self, message::PublishMessage};
 use newswire_shared::nats::{NatsArgs, NatsError, StreamKind, StreamSettings, ensure_streams};
 use newswire_shared::{RawEvent, SCHEMA_VERSION, Subjects};
 use time::OffsetDateTime;
@@ -174,7 +175,8 @@ impl Publisher {
         unreachable!("the last attempt returns")
     }
 
-    /// One pass over `events`: returns those not acknowledged, with why.
+    /// One pass over `events`: returns those not acknowledged, with why. The outstanding acks
+    /// are awaited together, so lost acks time out together rather than one after another.
     async fn publish_once<'a>(
         &self,
         subject: &str,
@@ -182,24 +184,23 @@ impl Publisher {
         result: &mut Published,
     ) -> Vec<(&'a RawEvent, String)> {
         let mut failed = Vec::new();
-        let mut pending: VecDeque<(&'a RawEvent, PublishAckFuture)> =
-            VecDeque::with_capacity(ACK_WINDOW);
+        let mut pending = FuturesOrdered::new();
         for &event in events {
             if pending.len() == ACK_WINDOW
-                && let Some((e, ack)) = pending.pop_front()
+                && let Some((e, ack)) = pending.next().await
             {
-                settle_ack(e, ack.await, result, &mut failed);
+                settle_ack(e, ack, result, &mut failed);
             }
             let publish = PublishMessage::build()
                 .message_id(&event.event_id)
                 .payload(event.encode().into());
             match self.js.send_publish(subject.to_owned(), publish).await {
-                Ok(ack) => pending.push_back((event, ack)),
+                Ok(ack) => pending.push_back(async move { (event, ack.await) }),
                 Err(e) => failed.push((event, e.to_string())),
             }
         }
-        while let Some((e, ack)) = pending.pop_front() {
-            settle_ack(e, ack.await, result, &mut failed);
+        while let Some((e, ack)) = pending.next().await {
+            settle_ack(e, ack, result, &mut failed);
         }
         failed
     }

@@ -74,25 +74,78 @@ pub enum NatsError {
 }
 
 /// Connects with a connection name (`newswire-<stage>`), reconnecting forever with back-off.
-/// Disconnects and reconnects are logged once each, at warn and info level.
+/// A disconnect is logged once at warn level, the reconnect once at info level.
 pub async fn connect(args: &NatsArgs, stage: &str) -> Result<async_nats::Client, NatsError> {
+    connect_watched(args, stage).await.map(|(client, _)| client)
+}
+
+/// Counts the connections a client has made, so that consumers can re-issue their pull
+/// requests after a reconnect (the server that answered them may be gone).
+#[derive(Debug, Clone)]
+pub struct Reconnects(tokio::sync::watch::Receiver<u64>);
+
+impl Reconnects {
+    /// A watcher that never fires, for consumers without one.
+    pub fn never() -> Self {
+        let (tx, rx) = tokio::sync::watch::channel(0);
+        std::mem::forget(tx);
+        Self(rx)
+    }
+
+    /// Marks the current connection as seen.
+    pub fn mark_seen(&mut self) {
+        self.0.borrow_and_update();
+    }
+
+    /// Resolves when the client has connected again since the last `mark_seen`.
+    pub async fn reconnected(&mut self) {
+        if self.0.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// [`connect`], also returning a [`Reconnects`] watcher.
+pub async fn connect_watched(
+    args: &NatsArgs,
+    stage: &str,
+) -> Result<(async_nats::Client, Reconnects), NatsError> {
     let stage_name = stage.to_owned();
+    let (generation_tx, generation_rx) = tokio::sync::watch::channel(0u64);
+    let generation_tx = std::sync::Arc::new(generation_tx);
+    let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let options = async_nats::ConnectOptions::new()
         .name(format!("newswire-{stage}"))
         .connection_timeout(Duration::from_secs(5))
         .max_reconnects(None)
         .event_callback(move |event| {
             let stage = stage_name.clone();
+            let generation = std::sync::Arc::clone(&generation_tx);
+            let down = std::sync::Arc::clone(&down);
             async move {
+                use std::sync::atomic::Ordering;
                 match event {
                     async_nats::Event::Disconnected => {
-                        warn!(stage, "nats disconnected, reconnecting with back-off")
+                        if !down.swap(true, Ordering::SeqCst) {
+                            warn!(stage, "nats disconnected, reconnecting with back-off");
+                        }
                     }
-                    async_nats::Event::Connected => info!(stage, "nats connected"),
+                    async_nats::Event::Connected => {
+                        if down.swap(false, Ordering::SeqCst) {
+                            info!(stage, "nats reconnected");
+                        } else {
+                            debug!(stage, "nats connected");
+                        }
+                        generation.send_modify(|g| *g += 1);
+                    }
                     async_nats::Event::SlowConsumer(sid) => {
                         warn!(stage, sid, "nats slow consumer")
                     }
                     async_nats::Event::Closed => debug!(stage, "nats connection closed"),
+                    // Each failed reconnect attempt reports an error: the disconnect said it.
+                    async_nats::Event::ClientError(e) if down.load(Ordering::SeqCst) => {
+                        debug!(stage, error = %e, "nats reconnect attempt failed")
+                    }
                     other => warn!(stage, event = %other, "nats event"),
                 }
             }
@@ -107,12 +160,13 @@ pub async fn connect(args: &NatsArgs, stage: &str) -> Result<async_nats::Client,
                 })?,
         );
     }
-    async_nats::connect_with_options(servers, options)
+    let client = async_nats::connect_with_options(servers, options)
         .await
         .map_err(|source| NatsError::Connect {
             url: args.url.clone(),
             source,
-        })
+        })?;
+    Ok((client, Reconnects(generation_rx)))
 }
 
 /// The streams of a deployment, by role.

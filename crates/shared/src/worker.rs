@@ -8,7 +8,7 @@ use async_nats::jetstream::{Message, consumer::PullConsumer};
 use futures::{FutureExt, StreamExt};
 use tracing::{info, warn};
 
-use crate::nats::{Decision, Settler};
+use crate::nats::{Decision, Reconnects, Settler};
 
 /// The decision for one message, with its event id where the payload could be read.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,17 +73,21 @@ impl Default for WorkerSettings {
 
 /// Runs until `shutdown` resolves. The batch in hand when it resolves is finished and settled;
 /// messages pulled but not yet handed out are left unacked and the server redelivers them.
+/// After a reconnect the pull requests are issued again: the server that held them may have
+/// restarted and forgotten them.
 pub async fn run<H: Handler>(
     stage: &'static str,
     consumer: PullConsumer,
     settler: Settler,
     settings: WorkerSettings,
     mut handler: H,
+    mut reconnects: Reconnects,
     shutdown: impl Future<Output = ()> + Send,
 ) {
     let mut shutdown = std::pin::pin!(shutdown.fuse());
     let mut batch: Vec<Message> = Vec::with_capacity(settings.max_batch);
     'connect: loop {
+        reconnects.mark_seen();
         let stream = consumer
             .stream()
             .max_messages_per_batch(settings.pull_batch)
@@ -106,13 +110,18 @@ pub async fn run<H: Handler>(
             let first = tokio::select! {
                 biased;
                 () = &mut shutdown => break 'connect,
+                () = reconnects.reconnected() => {
+                    info!(stage, "reconnected, pulling again");
+                    continue 'connect;
+                }
                 next = messages.next() => next,
             };
             match first {
                 Some(Ok(message)) => batch.push(message),
                 Some(Err(e)) => {
                     warn!(stage, error = %e, "pull failed, pulling again");
-                    continue;
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    continue 'connect;
                 }
                 None => {
                     warn!(stage, "pull stream ended, pulling again");

@@ -60,6 +60,15 @@ impl SinkError {
             Self::Nats(NatsError::Connect { .. }) | Self::Store(StoreError::Transient(_))
         )
     }
+
+    /// Invalid configuration: a bad URL, prefix or store URL.
+    pub fn is_invalid_config(&self) -> bool {
+        matches!(
+            self,
+            Self::Nats(NatsError::Url { .. } | NatsError::Prefix(_))
+                | Self::Store(StoreError::Url { .. })
+        )
+    }
 }
 
 /// Runs the sink until `shutdown` resolves, then finishes the batch in hand and returns.
@@ -69,7 +78,7 @@ pub async fn run(
 ) -> Result<(), SinkError> {
     let store = store::open(&config.store)?;
     let subjects = config.nats.subjects().map_err(NatsError::from)?;
-    let client = newswire_shared::nats::connect(&config.nats, STAGE).await?;
+    let (client, reconnects) = newswire_shared::nats::connect_watched(&config.nats, STAGE).await?;
     let js = jetstream::new(client.clone());
     ensure_streams(
         &js,
@@ -88,7 +97,16 @@ pub async fn run(
         store: Arc::new(Mutex::new(store)),
         progress: Progress::new(STAGE, "events stored"),
     };
-    worker::run(STAGE, consumer, settler, config.worker, handler, shutdown).await;
+    worker::run(
+        STAGE,
+        consumer,
+        settler,
+        config.worker,
+        handler,
+        reconnects,
+        shutdown,
+    )
+    .await;
     // Acks of the last batch leave before the connection closes.
     if let Err(e) = client.drain().await {
         warn!(stage = STAGE, error = %e, "draining the NATS connection failed");

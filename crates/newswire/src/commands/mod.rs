@@ -32,10 +32,7 @@ pub async fn run(command: Command) -> Result<()> {
                 .await
                 .map_err(|e| match e {
                     e if e.is_unavailable() => Unavailable(e.to_string()).into(),
-                    e @ (newswire_classifier::ClassifierError::Dictionary(_)
-                    | newswire_classifier::ClassifierError::DictionaryFiles(_)) => {
-                        UsageError(e.to_string()).into()
-                    }
+                    e if e.is_invalid_config() => UsageError(e.to_string()).into(),
                     e => anyhow::Error::new(e),
                 })
         }
@@ -52,6 +49,7 @@ pub async fn run(command: Command) -> Result<()> {
                 .await
                 .map_err(|e| match e {
                     e if e.is_unavailable() => Unavailable(e.to_string()).into(),
+                    e if e.is_invalid_config() => UsageError(e.to_string()).into(),
                     e => anyhow::Error::new(e),
                 })
         }

@@ -1,6 +1,7 @@
 //! Tests of the `newswire` binary itself, against real nats-server processes.
 
 mod commands;
+mod faults;
 mod services;
 
 use std::process::Output;
