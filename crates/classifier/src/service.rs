@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, Message, context::PublishAckFuture, message::PublishMessage};
 use newswire_shared::nats::{
-    ConsumerSettings, NatsArgs, NatsError, Settler, StreamKind, ensure_consumer, ensure_streams,
+    ConsumerSettings, NatsArgs, NatsError, Settler, StreamKind, setup_consumer,
 };
 use newswire_shared::worker::{self, Handler, Outcome, Progress, WorkerSettings};
 use newswire_shared::{RawEvent, Subjects};
@@ -95,17 +95,19 @@ pub async fn run(
     let subjects = config.nats.subjects().map_err(NatsError::from)?;
     let (client, reconnects) = newswire_shared::nats::connect_watched(&config.nats, STAGE).await?;
     let js = jetstream::new(client.clone());
-    ensure_streams(
+    let mut consumer_settings = ConsumerSettings::new(&config.durable, subjects.raw_all());
+    consumer_settings.max_deliver = config.max_deliver;
+    consumer_settings.ack_wait = config.ack_wait;
+    let consumer = setup_consumer(
         &js,
         &subjects,
         &[StreamKind::Raw, StreamKind::Tagged, StreamKind::DeadLetter],
         &config.nats.stream_settings(),
+        &subjects.raw_stream(),
+        &consumer_settings,
+        STAGE,
     )
     .await?;
-    let mut consumer_settings = ConsumerSettings::new(&config.durable, subjects.raw_all());
-    consumer_settings.max_deliver = config.max_deliver;
-    consumer_settings.ack_wait = config.ack_wait;
-    let consumer = ensure_consumer(&js, &subjects.raw_stream(), &consumer_settings).await?;
     info!(
         stage = STAGE,
         version = classifier.version(),

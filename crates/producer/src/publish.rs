@@ -5,7 +5,7 @@ use futures::stream::FuturesOrdered;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, message::PublishMessage};
-use newswire_shared::nats::{NatsArgs, NatsError, StreamKind, StreamSettings, ensure_streams};
+use newswire_shared::nats::{NatsArgs, NatsError, StreamKind, StreamSettings, setup_streams};
 use newswire_shared::{RawEvent, SCHEMA_VERSION, Subjects};
 use time::OffsetDateTime;
 use tracing::{debug, warn};
@@ -109,7 +109,7 @@ impl Publisher {
         subjects: Subjects,
         settings: &StreamSettings,
     ) -> Result<Self, ProducerError> {
-        ensure_streams(&js, &subjects, &[StreamKind::Raw], settings).await?;
+        setup_streams(&js, &subjects, &[StreamKind::Raw], settings, "producer").await?;
         Ok(Self {
             js,
             subjects,

@@ -61,6 +61,14 @@ pub enum NatsError {
     },
     #[error("invalid NATS URL {url:?}: {reason}")]
     Url { url: String, reason: String },
+    #[error(
+        "stream {stream} exists but captures {found:?}, not {expected:?}: choose another --prefix or fix the stream"
+    )]
+    StreamMismatch {
+        stream: String,
+        found: Vec<String>,
+        expected: String,
+    },
     #[error("cannot set up stream {stream}: {reason}")]
     Stream { stream: String, reason: String },
     #[error("cannot set up consumer {consumer} on stream {stream}: {reason}")]
@@ -246,12 +254,10 @@ pub async fn ensure_streams(
             reason: e.to_string(),
         })?;
         if !info.config.subjects.iter().any(|s| s == &filter) {
-            return Err(NatsError::Stream {
+            return Err(NatsError::StreamMismatch {
                 stream: name,
-                reason: format!(
-                    "it exists but captures {:?}, not {filter:?}",
-                    info.config.subjects
-                ),
+                found: info.config.subjects.clone(),
+                expected: filter,
             });
         }
         debug!(stream = %name, "stream ready");
@@ -331,6 +337,65 @@ pub async fn ensure_consumer(
         )
         .await
         .map_err(|e| err(e.to_string()))
+}
+
+/// How long a stage keeps trying to declare its streams and consumer at start-up while the
+/// server cannot answer (starting, or a cluster still electing its leaders).
+const SETUP_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Declares the streams a stage uses and its durable consumer, retrying with back-off for up
+/// to a minute while JetStream is unavailable. A stream that exists with other subjects is an
+/// error at once.
+pub async fn setup_consumer(
+    js: &jetstream::Context,
+    subjects: &Subjects,
+    kinds: &[StreamKind],
+    stream_settings: &StreamSettings,
+    stream_name: &str,
+    consumer_settings: &ConsumerSettings,
+    stage: &str,
+) -> Result<consumer::PullConsumer, NatsError> {
+    patiently(stage, || async {
+        ensure_streams(js, subjects, kinds, stream_settings).await?;
+        ensure_consumer(js, stream_name, consumer_settings).await
+    })
+    .await
+}
+
+/// [`ensure_streams`] with the same patience as [`setup_consumer`].
+pub async fn setup_streams(
+    js: &jetstream::Context,
+    subjects: &Subjects,
+    kinds: &[StreamKind],
+    stream_settings: &StreamSettings,
+    stage: &str,
+) -> Result<(), NatsError> {
+    patiently(stage, || {
+        ensure_streams(js, subjects, kinds, stream_settings)
+    })
+    .await
+}
+
+async fn patiently<T, F, Fut>(stage: &str, mut attempt: F) -> Result<T, NatsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, NatsError>>,
+{
+    let deadline = tokio::time::Instant::now() + SETUP_PATIENCE;
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(e @ (NatsError::Stream { .. } | NatsError::Consumer { .. }))
+                if tokio::time::Instant::now() + delay < deadline =>
+            {
+                warn!(stage, error = %e, retry_ms = delay.as_millis() as u64, "JetStream not ready, retrying set-up");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// What to do with a consumed message, decided by the stage logic.

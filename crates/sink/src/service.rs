@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, Message};
 use newswire_shared::TaggedEvent;
 use newswire_shared::nats::{
-    ConsumerSettings, NatsArgs, NatsError, Settler, StreamKind, ensure_consumer, ensure_streams,
+    ConsumerSettings, NatsArgs, NatsError, Settler, StreamKind, setup_consumer,
 };
 use newswire_shared::worker::{self, Handler, Outcome, Progress, WorkerSettings};
 use tracing::{debug, info, warn};
@@ -80,17 +80,19 @@ pub async fn run(
     let subjects = config.nats.subjects().map_err(NatsError::from)?;
     let (client, reconnects) = newswire_shared::nats::connect_watched(&config.nats, STAGE).await?;
     let js = jetstream::new(client.clone());
-    ensure_streams(
+    let mut consumer_settings = ConsumerSettings::new(&config.durable, subjects.tagged_all());
+    consumer_settings.max_deliver = config.max_deliver;
+    consumer_settings.ack_wait = config.ack_wait;
+    let consumer = setup_consumer(
         &js,
         &subjects,
         &[StreamKind::Tagged, StreamKind::DeadLetter],
         &config.nats.stream_settings(),
+        &subjects.tagged_stream(),
+        &consumer_settings,
+        STAGE,
     )
     .await?;
-    let mut consumer_settings = ConsumerSettings::new(&config.durable, subjects.tagged_all());
-    consumer_settings.max_deliver = config.max_deliver;
-    consumer_settings.ack_wait = config.ack_wait;
-    let consumer = ensure_consumer(&js, &subjects.tagged_stream(), &consumer_settings).await?;
     info!(stage = STAGE, store = %config.store, stream = %subjects.tagged_stream(), durable = %config.durable, "sink started");
     let settler = Settler::new(js, &subjects, STAGE, config.max_deliver);
     let handler = StoreBatch {
