@@ -52,6 +52,10 @@ lint:
 schema:
     NEWSWIRE_BLESS=1 cargo test -p newswire-tests schema
 
+# Score the classifier on the gold set and write docs/quality.md (`--errors` lists the misses).
+eval *args:
+    cargo run --quiet -p newswire -- eval --markdown docs/quality.md "$@"
+
 # Validate the dictionaries (the built-in ones, or a directory of overrides).
 dict-check *dir:
     cargo run --quiet -p newswire -- dict check "$@"

@@ -4,6 +4,7 @@
 
 pub mod classify;
 pub mod dict;
+pub mod eval;
 pub mod service;
 
 pub use classify::{Classifier, Coding};

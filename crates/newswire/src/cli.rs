@@ -45,6 +45,8 @@ pub enum Command {
     /// Dictionary tools.
     #[command(subcommand)]
     Dict(DictCommand),
+    /// Score the classifier against a gold set: precision, recall and F1 of actors and events.
+    Eval(EvalArgs),
     /// Inspect dead letters and send them back through the pipeline.
     Dlq(DlqArgs),
     /// Print the JSON Schema of an event type.
@@ -52,6 +54,21 @@ pub enum Command {
         #[arg(value_enum)]
         event: SchemaKind,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Gold set: JSON lines {"id", "text", "date", "actors", "events"}.
+    #[arg(long, default_value = "tests/gold/events.jsonl")]
+    pub gold: PathBuf,
+    /// Also write the scores as markdown to this file.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Print every sentence coded differently from its annotation.
+    #[arg(long)]
+    pub errors: bool,
+    #[command(flatten)]
+    pub dict: DictArgs,
 }
 
 #[derive(Debug, Args)]

@@ -59,6 +59,43 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Demo(args) => stages::demo(args).await,
         Command::Classify(args) => classify::run(args),
         Command::Dlq(args) => dlq::run(args).await,
+        Command::Eval(args) => {
+            use newswire_classifier::eval;
+            let classifier = newswire_classifier::load_classifier(args.dict.dict_dir.as_deref())
+                .map_err(|e| UsageError(e.to_string()))?;
+            let text = std::fs::read_to_string(&args.gold)
+                .map_err(|e| DataError(format!("cannot read {}: {e}", args.gold.display())))?;
+            let gold = eval::read_gold(&text)
+                .map_err(|e| DataError(format!("{}: {e}", args.gold.display())))?;
+            let report = eval::evaluate(&classifier, &gold);
+            if args.errors {
+                for m in &report.mismatches {
+                    println!("[{}] {}", m.id, m.text);
+                    println!(
+                        "  actors  gold {:?}\n          got  {:?}",
+                        m.gold_actors, m.predicted_actors
+                    );
+                    println!(
+                        "  events  gold {:?}\n          got  {:?}",
+                        m.gold_events, m.predicted_events
+                    );
+                }
+                println!();
+            }
+            let markdown = format!(
+                "# Classifier quality\n\nScores of `{}` on `{}` ({} sentences), written by `just eval`.\n\n{}",
+                classifier.version(),
+                args.gold.display(),
+                report.sentences,
+                report.markdown()
+            );
+            print!("{}", report.markdown());
+            if let Some(path) = args.markdown {
+                std::fs::write(&path, markdown)
+                    .map_err(|e| DataError(format!("cannot write {}: {e}", path.display())))?;
+            }
+            Ok(())
+        }
         Command::Dict(DictCommand::Check { path }) => {
             let classifier = newswire_classifier::load_classifier(path.as_deref())
                 .map_err(|e| DataError(e.to_string()))?;
