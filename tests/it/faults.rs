@@ -60,12 +60,7 @@ async fn broker_restarted_mid_run_loses_and_duplicates_nothing() {
     nats.server.start_again().await.expect("server restarts");
 
     publishing.await.expect("producer finished");
-    wait_for("every event stored", Duration::from_secs(120), || async {
-        (stored_count(&store, None).await >= expected.len()).then_some(())
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(3)).await; // late redeliveries would show as duplicates
-    assert_stored_exactly(&store, &expected).await;
+    assert_eventually_stored_exactly(&store, &expected, Duration::from_secs(120)).await;
     classifier.stop().await;
     sink.stop().await;
 }
@@ -87,12 +82,7 @@ async fn two_replicas_of_each_stage_share_the_work_without_duplicates() {
     publish_in_background(args.clone(), articles)
         .await
         .expect("published");
-    wait_for("every event stored", Duration::from_secs(120), || async {
-        (stored_count(&store, None).await >= expected.len()).then_some(())
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_stored_exactly(&store, &expected).await;
+    assert_eventually_stored_exactly(&store, &expected, Duration::from_secs(120)).await;
     // Both replicas of the durable consumer were bound to it.
     let js = nats.jetstream().await;
     let subjects = args.subjects().expect("prefix");
@@ -163,13 +153,7 @@ async fn a_locked_store_delays_but_loses_nothing_and_bounds_what_is_in_flight() 
     locker.join().expect("locker thread");
 
     let expected = expected_ids(&[first, second].concat());
-    wait_for(
-        "every event stored after the lock",
-        Duration::from_secs(120),
-        || async { (stored_count(&store, None).await >= expected.len()).then_some(()) },
-    )
-    .await;
-    assert_stored_exactly(&store, &expected).await;
+    assert_eventually_stored_exactly(&store, &expected, Duration::from_secs(120)).await;
     assert_eq!(
         stream_messages(&js, &subjects.dlq_stream()).await,
         0,
@@ -197,12 +181,7 @@ async fn three_node_cluster_survives_losing_a_node() {
     // Lose a node for good (as a crash would).
     cluster.nodes[0].kill().await;
     publishing.await.expect("producer finished");
-    wait_for("every event stored", Duration::from_secs(180), || async {
-        (stored_count(&store, None).await >= expected.len()).then_some(())
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_stored_exactly(&store, &expected).await;
+    assert_eventually_stored_exactly(&store, &expected, Duration::from_secs(180)).await;
     classifier.stop().await;
     sink.stop().await;
 }

@@ -4,10 +4,9 @@
 use std::time::Duration;
 
 use newswire_classifier::ClassifierConfig;
-use newswire_producer::{Publisher, sentence_events};
+use newswire_producer::Publisher;
 use newswire_sink::SinkConfig;
 use newswire_tests::*;
-use time::OffsetDateTime;
 
 async fn sink_interrupted(crash: bool) {
     let nats = TestNats::start().await;
@@ -25,12 +24,7 @@ async fn sink_interrupted(crash: bool) {
     let publisher = Publisher::connect(&args).await.expect("publisher");
 
     let articles: Vec<_> = (0..120).map(|n| synthetic_article(n, 10)).collect();
-    let mut expected = std::collections::BTreeSet::new();
-    for article in &articles {
-        for event in sentence_events(article, OffsetDateTime::now_utc()).expect("splits") {
-            expected.insert(event.event_id);
-        }
-    }
+    let expected = expected_ids(&articles);
     let (first_half, second_half) = articles.split_at(60);
     for article in first_half {
         publisher.publish(article).await.expect("publishes");
@@ -58,31 +52,7 @@ async fn sink_interrupted(crash: bool) {
     );
 
     let sink = spawn_sink(sink_config());
-    wait_for("every event stored", Duration::from_secs(60), || async {
-        (stored_count(&store, None).await >= expected.len()).then_some(())
-    })
-    .await;
-    // Give redeliveries a chance to show up as duplicates, then compare exactly.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let store_path = store.clone();
-    let stored: Vec<String> = tokio::task::spawn_blocking(move || {
-        newswire_sink::open(&store_path)
-            .and_then(|s| s.query(&newswire_sink::Filter::default()))
-            .expect("queries")
-            .into_iter()
-            .map(|e| e.event_id)
-            .collect()
-    })
-    .await
-    .expect("query task");
-    assert_eq!(stored.len(), expected.len(), "nothing duplicated");
-    assert_eq!(
-        stored
-            .into_iter()
-            .collect::<std::collections::BTreeSet<_>>(),
-        expected,
-        "nothing lost"
-    );
+    assert_eventually_stored_exactly(&store, &expected, Duration::from_secs(60)).await;
     classifier.stop().await;
     sink.stop().await;
 }

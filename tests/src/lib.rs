@@ -306,3 +306,18 @@ pub async fn assert_stored_exactly(store: &str, expected: &std::collections::BTr
         "the stored event ids are not the published ones"
     );
 }
+
+/// Waits until the store holds as many events as `expected`, gives late redeliveries three
+/// seconds to show up as duplicates, then asserts it holds exactly `expected`.
+pub async fn assert_eventually_stored_exactly(
+    store: &str,
+    expected: &std::collections::BTreeSet<String>,
+    timeout: Duration,
+) {
+    wait_for("every event stored", timeout, || async {
+        (stored_count(store, None).await >= expected.len()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_stored_exactly(store, expected).await;
+}

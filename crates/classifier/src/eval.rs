@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use newswire_shared::{CodedEvent, Modality};
+use newswire_shared::Modality;
 use serde::Deserialize;
 use time::Date;
 
@@ -169,13 +169,12 @@ fn country_of(code: &str) -> String {
     }
 }
 
-fn describe(e: &CodedEvent) -> String {
+fn describe(code: &str, source: Option<&str>, target: Option<&str>, modality: Modality) -> String {
     format!(
-        "{} {}>{} {}",
-        e.code,
-        e.source.as_deref().unwrap_or("?"),
-        e.target.as_deref().unwrap_or("?"),
-        e.modality.as_str()
+        "{code} {}>{} {}",
+        source.unwrap_or("?"),
+        target.unwrap_or("?"),
+        modality.as_str()
     )
 }
 
@@ -263,16 +262,26 @@ pub fn evaluate(classifier: &Classifier, gold: &[GoldItem]) -> Report {
                     .events
                     .iter()
                     .map(|e| {
-                        format!(
-                            "{} {}>{} {}",
-                            e.code,
-                            e.source.as_deref().unwrap_or("?"),
-                            e.target.as_deref().unwrap_or("?"),
-                            e.modality.as_str()
+                        describe(
+                            &e.code,
+                            e.source.as_deref(),
+                            e.target.as_deref(),
+                            e.modality,
                         )
                     })
                     .collect(),
-                predicted_events: coding.events.iter().map(describe).collect(),
+                predicted_events: coding
+                    .events
+                    .iter()
+                    .map(|e| {
+                        describe(
+                            &e.code,
+                            e.source.as_deref(),
+                            e.target.as_deref(),
+                            e.modality,
+                        )
+                    })
+                    .collect(),
             });
         }
     }

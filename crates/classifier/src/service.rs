@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, Message, context::PublishAckFuture, message::PublishMessage};
-use newswire_shared::nats::{
-    ConsumerSettings, NatsArgs, NatsError, Settler, StreamKind, setup_consumer,
+use newswire_shared::nats::{NatsArgs, NatsError, StreamKind};
+use newswire_shared::worker::{
+    ConsumeFrom, Handler, Outcome, Progress, StageConnection, WorkerSettings,
 };
-use newswire_shared::worker::{self, Handler, Outcome, Progress, WorkerSettings};
 use newswire_shared::{RawEvent, Subjects};
 use tracing::{debug, info};
 
@@ -92,20 +92,16 @@ pub async fn run(
 ) -> Result<(), ClassifierError> {
     let classifier = Arc::new(load_classifier(config.dict_dir.as_deref())?);
     let (actor_terms, cues) = classifier.dictionary().sizes();
-    let subjects = config.nats.subjects().map_err(NatsError::from)?;
-    let (client, reconnects) = newswire_shared::nats::connect_watched(&config.nats, STAGE).await?;
-    let js = jetstream::new(client.clone());
-    let mut consumer_settings = ConsumerSettings::new(&config.durable, subjects.raw_all());
-    consumer_settings.max_deliver = config.max_deliver;
-    consumer_settings.ack_wait = config.ack_wait;
-    let consumer = setup_consumer(
-        &js,
-        &subjects,
-        &[StreamKind::Raw, StreamKind::Tagged, StreamKind::DeadLetter],
-        &config.nats.stream_settings(),
-        &subjects.raw_stream(),
-        &consumer_settings,
+    let connection = StageConnection::open(
         STAGE,
+        &config.nats,
+        &ConsumeFrom {
+            input: StreamKind::Raw,
+            streams: vec![StreamKind::Raw, StreamKind::Tagged, StreamKind::DeadLetter],
+            durable: config.durable.clone(),
+            ack_wait: config.ack_wait,
+            max_deliver: config.max_deliver,
+        },
     )
     .await?;
     info!(
@@ -113,33 +109,16 @@ pub async fn run(
         version = classifier.version(),
         actor_terms,
         cues,
-        stream = %subjects.raw_stream(),
-        durable = %config.durable,
         "classifier started"
     );
-    let settler = Settler::new(js.clone(), &subjects, STAGE, config.max_deliver);
     let handler = TagAndPublish {
         classifier,
-        js,
-        subjects,
+        js: connection.js.clone(),
+        subjects: connection.subjects.clone(),
         progress: Progress::new(STAGE, "events classified"),
         max_sentence_bytes: config.max_sentence_bytes,
     };
-    worker::run(
-        STAGE,
-        consumer,
-        settler,
-        config.worker,
-        handler,
-        reconnects,
-        shutdown,
-    )
-    .await;
-    // Publishes and acks of the last batch leave before the connection closes.
-    if let Err(e) = client.drain().await {
-        tracing::warn!(stage = STAGE, error = %e, "draining the NATS connection failed");
-    }
-    info!(stage = STAGE, "classifier stopped");
+    connection.serve(handler, config.worker, shutdown).await;
     Ok(())
 }
 

@@ -196,3 +196,101 @@ impl Progress {
         self.total
     }
 }
+
+/// A stage's connection to NATS: its streams declared, its durable consumer bound, ready to
+/// serve a [`Handler`]. The classifier and the sink differ only in their handlers.
+#[derive(Debug)]
+pub struct StageConnection {
+    pub stage: &'static str,
+    pub client: async_nats::Client,
+    pub js: async_nats::jetstream::Context,
+    pub subjects: crate::Subjects,
+    consumer: PullConsumer,
+    reconnects: Reconnects,
+    max_deliver: i64,
+}
+
+/// Where a stage consumes from and how.
+#[derive(Debug, Clone)]
+pub struct ConsumeFrom {
+    /// The stream the stage reads.
+    pub input: crate::nats::StreamKind,
+    /// Every stream the stage uses (created if missing).
+    pub streams: Vec<crate::nats::StreamKind>,
+    pub durable: String,
+    pub ack_wait: Duration,
+    pub max_deliver: i64,
+}
+
+impl StageConnection {
+    /// Connects, declares the streams and binds the durable consumer (with patience while
+    /// JetStream is not ready).
+    pub async fn open(
+        stage: &'static str,
+        nats: &crate::nats::NatsArgs,
+        from: &ConsumeFrom,
+    ) -> Result<Self, crate::nats::NatsError> {
+        use crate::nats::StreamKind;
+        let subjects = nats.subjects()?;
+        let (client, reconnects) = crate::nats::connect_watched(nats, stage).await?;
+        let js = async_nats::jetstream::new(client.clone());
+        let (stream, filter) = match from.input {
+            StreamKind::Raw => (subjects.raw_stream(), subjects.raw_all()),
+            StreamKind::Tagged => (subjects.tagged_stream(), subjects.tagged_all()),
+            StreamKind::DeadLetter => (subjects.dlq_stream(), subjects.dlq_all()),
+        };
+        let mut settings = crate::nats::ConsumerSettings::new(&from.durable, filter);
+        settings.ack_wait = from.ack_wait;
+        settings.max_deliver = from.max_deliver;
+        let consumer = crate::nats::setup_consumer(
+            &js,
+            &subjects,
+            &from.streams,
+            &nats.stream_settings(),
+            &stream,
+            &settings,
+            stage,
+        )
+        .await?;
+        info!(stage, stream = %stream, durable = %from.durable, "consumer ready");
+        Ok(Self {
+            stage,
+            client,
+            js,
+            subjects,
+            consumer,
+            reconnects,
+            max_deliver: from.max_deliver,
+        })
+    }
+
+    /// Serves `handler` until `shutdown`, then drains the connection so the last batch's
+    /// publishes and acks leave before it closes.
+    pub async fn serve<H: Handler>(
+        self,
+        handler: H,
+        settings: WorkerSettings,
+        shutdown: impl Future<Output = ()> + Send,
+    ) {
+        let settler = Settler::new(
+            self.js.clone(),
+            &self.subjects,
+            self.stage,
+            self.max_deliver,
+        );
+        run(
+            self.stage,
+            self.consumer,
+            settler,
+            settings,
+            handler,
+            self.reconnects,
+            shutdown,
+        )
+        .await;
+        if let Err(e) = self.client.drain().await {
+            warn!(stage = self.stage, error = %e, "draining the NATS connection failed");
+        }
+        info!(stage = self.stage, "stopped");
+    }
+}

@@ -5,12 +5,12 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_nats::jetstream::{self, Message};
+use async_nats::jetstream::Message;
 use newswire_shared::TaggedEvent;
-use newswire_shared::nats::{
-    ConsumerSettings, NatsArgs, NatsError, Settler, StreamKind, setup_consumer,
+use newswire_shared::nats::{NatsArgs, NatsError, StreamKind};
+use newswire_shared::worker::{
+    ConsumeFrom, Handler, Outcome, Progress, StageConnection, WorkerSettings,
 };
-use newswire_shared::worker::{self, Handler, Outcome, Progress, WorkerSettings};
 use tracing::{debug, info, warn};
 
 use crate::store::{self, Store, StoreError};
@@ -77,43 +77,24 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), SinkError> {
     let store = store::open(&config.store)?;
-    let subjects = config.nats.subjects().map_err(NatsError::from)?;
-    let (client, reconnects) = newswire_shared::nats::connect_watched(&config.nats, STAGE).await?;
-    let js = jetstream::new(client.clone());
-    let mut consumer_settings = ConsumerSettings::new(&config.durable, subjects.tagged_all());
-    consumer_settings.max_deliver = config.max_deliver;
-    consumer_settings.ack_wait = config.ack_wait;
-    let consumer = setup_consumer(
-        &js,
-        &subjects,
-        &[StreamKind::Tagged, StreamKind::DeadLetter],
-        &config.nats.stream_settings(),
-        &subjects.tagged_stream(),
-        &consumer_settings,
+    let connection = StageConnection::open(
         STAGE,
+        &config.nats,
+        &ConsumeFrom {
+            input: StreamKind::Tagged,
+            streams: vec![StreamKind::Tagged, StreamKind::DeadLetter],
+            durable: config.durable.clone(),
+            ack_wait: config.ack_wait,
+            max_deliver: config.max_deliver,
+        },
     )
     .await?;
-    info!(stage = STAGE, store = %config.store, stream = %subjects.tagged_stream(), durable = %config.durable, "sink started");
-    let settler = Settler::new(js, &subjects, STAGE, config.max_deliver);
+    info!(stage = STAGE, store = %config.store, "sink started");
     let handler = StoreBatch {
         store: Arc::new(Mutex::new(store)),
         progress: Progress::new(STAGE, "events stored"),
     };
-    worker::run(
-        STAGE,
-        consumer,
-        settler,
-        config.worker,
-        handler,
-        reconnects,
-        shutdown,
-    )
-    .await;
-    // Acks of the last batch leave before the connection closes.
-    if let Err(e) = client.drain().await {
-        warn!(stage = STAGE, error = %e, "draining the NATS connection failed");
-    }
-    info!(stage = STAGE, "sink stopped");
+    connection.serve(handler, config.worker, shutdown).await;
     Ok(())
 }
 

@@ -30,11 +30,7 @@ pub async fn run(command: Command) -> Result<()> {
             )?;
             newswire_classifier::run(config, shutdown::signal())
                 .await
-                .map_err(|e| match e {
-                    e if e.is_unavailable() => Unavailable(e.to_string()).into(),
-                    e if e.is_invalid_config() => UsageError(e.to_string()).into(),
-                    e => anyhow::Error::new(e),
-                })
+                .map_err(|e| stage_error(e.is_unavailable(), e.is_invalid_config(), e))
         }
         Command::Sink(args) => {
             let mut config = newswire_sink::SinkConfig::new(checked(args.nats)?, args.store.store);
@@ -47,11 +43,7 @@ pub async fn run(command: Command) -> Result<()> {
             )?;
             newswire_sink::run(config, shutdown::signal())
                 .await
-                .map_err(|e| match e {
-                    e if e.is_unavailable() => Unavailable(e.to_string()).into(),
-                    e if e.is_invalid_config() => UsageError(e.to_string()).into(),
-                    e => anyhow::Error::new(e),
-                })
+                .map_err(|e| stage_error(e.is_unavailable(), e.is_invalid_config(), e))
         }
         Command::Query(args) => query::run(args).await,
         Command::Tail(args) => tail::run(args).await,
@@ -158,4 +150,19 @@ fn apply_consumer(
     *max_deliver = args.max_deliver;
     *ack_wait = std::time::Duration::from_secs(args.ack_wait_secs);
     Ok(())
+}
+
+/// A stage's start-up failure with its exit code: 69 unreachable services, 64 bad configuration.
+fn stage_error(
+    unavailable: bool,
+    invalid_config: bool,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> anyhow::Error {
+    if unavailable {
+        Unavailable(e.to_string()).into()
+    } else if invalid_config {
+        UsageError(e.to_string()).into()
+    } else {
+        anyhow::Error::new(e)
+    }
 }
