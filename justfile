@@ -43,6 +43,11 @@ test:
 test-compat:
     if [ -x /usr/sbin/nats-server ]; then NATS_SERVER_BIN=/usr/sbin/nats-server cargo test -p newswire-tests; else echo "no /usr/sbin/nats-server, skipped"; fi
 
+# Benchmark the pipeline against a zero-work relay (release build); writes docs/benchmarks.md.
+# `just bench --quick` for a smoke run under a minute.
+bench *args:
+    cargo run --release --quiet -p newswire -- bench --markdown docs/benchmarks.md "$@"
+
 # Formatting and lints, as CI checks them.
 lint:
     cargo fmt --all -- --check

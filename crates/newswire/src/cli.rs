@@ -49,11 +49,60 @@ pub enum Command {
     Eval(EvalArgs),
     /// Inspect dead letters and send them back through the pipeline.
     Dlq(DlqArgs),
+    /// Measure the pipeline beside a zero-work relay on the same broker (see docs/benchmarks.md).
+    Bench(BenchArgs),
+    /// A zero-work stage of the benchmark's relay baseline.
+    #[command(hide = true)]
+    BenchStage(BenchStageArgs),
     /// Print the JSON Schema of an event type.
     Schema {
         #[arg(value_enum)]
         event: SchemaKind,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Use this NATS server instead of starting a private one.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// A smoke run: fewer events, shorter phases.
+    #[arg(long)]
+    pub quick: bool,
+    /// Events per throughput run (default 50,000; 5,000 with --quick).
+    #[arg(long)]
+    pub events: Option<usize>,
+    /// Repetitions of each throughput run; the median is reported with min and max.
+    #[arg(long, default_value_t = 3)]
+    pub repetitions: usize,
+    /// Offered rates (events/s) of the latency mode.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    pub rates: Vec<u32>,
+    /// Where to write the JSON results.
+    #[arg(long, default_value = "target/bench/latest.json")]
+    pub json: PathBuf,
+    /// Also write the markdown summary here (e.g. docs/benchmarks.md).
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BenchStageRole {
+    /// Republish raw events unchanged to the tagged stream.
+    Relay,
+    /// Ack tagged events, recording their latency.
+    Drain,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchStageArgs {
+    #[arg(value_enum)]
+    pub role: BenchStageRole,
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    /// Where the drain writes its latencies (microseconds, one per line).
+    #[arg(long)]
+    pub latency_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

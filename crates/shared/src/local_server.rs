@@ -89,6 +89,11 @@ impl NatsServerProcess {
         Ok(server)
     }
 
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
+    }
+
     /// The client URL of this server.
     pub fn url(&self) -> String {
         format!("nats://{}:{}", self.host, self.port)

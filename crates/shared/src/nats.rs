@@ -150,6 +150,7 @@ pub async fn connect_watched(
                         warn!(stage, sid, "nats slow consumer")
                     }
                     async_nats::Event::Closed => debug!(stage, "nats connection closed"),
+                    async_nats::Event::Draining => debug!(stage, "nats connection draining"),
                     // Each failed reconnect attempt reports an error: the disconnect said it.
                     async_nats::Event::ClientError(e) if down.load(Ordering::SeqCst) => {
                         debug!(stage, error = %e, "nats reconnect attempt failed")

@@ -26,8 +26,8 @@ CREATE TABLE events (
     text               TEXT NOT NULL,
     category           TEXT NOT NULL,
     event_time         INTEGER NOT NULL,
-    ingested_at        INTEGER NOT NULL,
-    stored_at          INTEGER NOT NULL,
+    ingested_at_ms     INTEGER NOT NULL,
+    stored_at_ms       INTEGER NOT NULL,
     classifier_version TEXT NOT NULL,
     payload            TEXT NOT NULL
 );
@@ -69,6 +69,11 @@ CREATE INDEX event_categories_by_code ON event_categories(code);
 CREATE INDEX event_categories_by_root ON event_categories(root);
 CREATE INDEX event_categories_by_category ON event_categories(category);
 "];
+
+/// Milliseconds since the Unix epoch.
+fn unix_ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
 
 /// Offsets and counts as SQLite integers (they are far below `i64::MAX`).
 fn int(n: usize) -> i64 {
@@ -152,6 +157,21 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Milliseconds from ingest (the producer reading the article) to being written here, of
+    /// every stored event: what `newswire bench` reports as end-to-end latency.
+    pub fn ingest_to_store_ms(&self) -> Result<Vec<i64>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT stored_at_ms - ingested_at_ms FROM events")
+            .map_err(classify)?;
+        let rows = statement
+            .query_map([], |r| r.get::<_, i64>(0))
+            .map_err(classify)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(classify)
+    }
+}
+
 impl Store for SqliteStore {
     fn store(&mut self, events: &[TaggedEvent]) -> Result<StoreReport, StoreError> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
@@ -167,7 +187,7 @@ impl Store for SqliteStore {
             let mut event = tx
                 .prepare_cached(
                     "INSERT INTO events (event_id, article_id, sentence_index, text, category, event_time,
-                                         ingested_at, stored_at, classifier_version, payload)
+                                         ingested_at_ms, stored_at_ms, classifier_version, payload)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(event_id) DO NOTHING",
                 )
                 .map_err(classify)?;
@@ -204,8 +224,8 @@ impl Store for SqliteStore {
                         e.text,
                         e.category,
                         e.event_time().unix_timestamp(),
-                        e.ingested_at.unix_timestamp(),
-                        now,
+                        unix_ms(e.ingested_at),
+                        unix_ms(OffsetDateTime::now_utc()),
                         e.classifier_version,
                         String::from_utf8_lossy(&e.encode()),
                     ])

@@ -1,5 +1,6 @@
 //! One module per command family; `run` dispatches.
 
+mod bench;
 mod classify;
 mod dlq;
 mod publish;
@@ -51,6 +52,8 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Demo(args) => stages::demo(args).await,
         Command::Classify(args) => classify::run(args),
         Command::Dlq(args) => dlq::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
+        Command::BenchStage(args) => bench::stage(args).await,
         Command::Eval(args) => {
             use newswire_classifier::eval;
             let classifier = newswire_classifier::load_classifier(args.dict.dict_dir.as_deref())

@@ -1,0 +1,698 @@
+//! `newswire bench`: the pipeline measured beside the broker's own limit on the same machine
+//! in the same run.
+//!
+//! The baseline is a zero-work relay with the pipeline's topology: events published to the raw
+//! stream, consumed and republished unchanged to the tagged stream by one process, consumed
+//! and acked by another, with the same consume loop and batch sizes as the real stages. The
+//! pipeline is the real thing: `newswire classifier` and `newswire sink` (SQLite) processes.
+//! Both carry the same events, published the same way. The figure that matters is the ratio.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use async_nats::jetstream::{self, Message, consumer::PullConsumer, message::PublishMessage};
+use newswire_producer::{Article, Publisher, sentence_events};
+use newswire_shared::ArticleMeta;
+use newswire_shared::local_server::{NatsServerProcess, free_port};
+use newswire_shared::nats::{NatsArgs, StreamKind};
+use newswire_shared::worker::{ConsumeFrom, Handler, Outcome, StageConnection, WorkerSettings};
+use serde::Serialize;
+use time::OffsetDateTime;
+use tokio::process::{Child, Command};
+
+use crate::cli::{BenchArgs, BenchStageArgs, BenchStageRole};
+
+const GOLD: &str = include_str!("../../../../tests/gold/events.jsonl");
+const SENTENCES_PER_ARTICLE: usize = 10;
+
+/// The benchmark corpus: the gold set's hand-written news sentences (actors, categories,
+/// negations, sentences with nothing to tag), grouped into articles of ten.
+fn corpus(events: usize) -> Vec<Article> {
+    let sentences: Vec<String> = GOLD
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["text"].as_str().map(str::to_owned))
+        .collect();
+    (0..events.div_ceil(SENTENCES_PER_ARTICLE))
+        .map(|n| {
+            let body = (0..SENTENCES_PER_ARTICLE)
+                .map(|i| sentences[(n * 7 + i * 31) % sentences.len()].as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            Article {
+                meta: ArticleMeta {
+                    source: Some("bench".into()),
+                    ..ArticleMeta::default()
+                },
+                // A distinct first line keeps every article's content hash distinct.
+                body: format!("Report {n}.\n{body}"),
+            }
+        })
+        .collect()
+}
+
+/// CPU time (user + system) of a process, from /proc (clock ticks of 10 ms).
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // Fields 14 and 15 of stat (utime, stime) are the 12th and 13th after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Peak resident memory of a process in MB (VmHWM).
+fn peak_rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+struct Latency {
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+}
+
+fn latency(mut samples_ms: Vec<f64>) -> Latency {
+    if samples_ms.is_empty() {
+        return Latency::default();
+    }
+    samples_ms.sort_by(f64::total_cmp);
+    let at = |q: f64| samples_ms[((samples_ms.len() - 1) as f64 * q).round() as usize];
+    Latency {
+        p50_ms: at(0.50),
+        p99_ms: at(0.99),
+        max_ms: *samples_ms.last().unwrap_or(&0.0),
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+struct StageUse {
+    name: String,
+    cpu_us_per_event: f64,
+    peak_rss_mb: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+struct Run {
+    events: usize,
+    seconds: f64,
+    events_per_second: f64,
+    mb_per_second: f64,
+    latency: Latency,
+    stages: Vec<StageUse>,
+}
+
+struct Env {
+    binary: PathBuf,
+    url: String,
+    server_pid: Option<u32>,
+    dir: tempfile::TempDir,
+}
+
+fn stage_command(env: &Env, prefix: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(&env.binary);
+    command
+        .args(args)
+        .env("NATS_URL", &env.url)
+        .env("NEWSWIRE_PREFIX", prefix)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true);
+    command
+}
+
+async fn wait_consumer(
+    js: &jetstream::Context,
+    stream: &str,
+    durable: &str,
+) -> Result<PullConsumer> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(s) = js.get_stream(stream).await
+            && let Ok(c) = s
+                .get_consumer::<async_nats::jetstream::consumer::pull::Config>(durable)
+                .await
+        {
+            return Ok(c);
+        }
+        if Instant::now() > deadline {
+            bail!("consumer {durable} on {stream} did not appear within 30s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_acked(consumer: &mut PullConsumer, events: usize, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let info = consumer.info().await?;
+        if info.ack_floor.stream_sequence as usize >= events && info.num_ack_pending == 0 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "only {} of {events} events acknowledged after {}s",
+                info.ack_floor.stream_sequence,
+                timeout.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn sigterm_and_wait(child: &mut Child) {
+    if let Some(pid) = child.id() {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+}
+
+/// How events are offered: as fast as possible, or at a fixed rate for the latency mode.
+#[derive(Debug, Clone, Copy)]
+enum Offer {
+    Flat,
+    Rate(u32),
+}
+
+async fn publish(publisher: &Publisher, articles: &[Article], offer: Offer) -> Result<()> {
+    let start = tokio::time::Instant::now();
+    for (k, article) in articles.iter().enumerate() {
+        if let Offer::Rate(rate) = offer {
+            let due = Duration::from_secs_f64((k * SENTENCES_PER_ARTICLE) as f64 / f64::from(rate));
+            tokio::time::sleep_until(start + due).await;
+        }
+        // Events made at the moment they are published: ingested_at is the latency's start.
+        let events = sentence_events(article, OffsetDateTime::now_utc())?;
+        publisher.publish_events(&events).await?;
+    }
+    Ok(())
+}
+
+/// One run of either topology; `pipeline` picks the real stages or the zero-work relay.
+async fn run_once(
+    env: &Env,
+    pipeline: bool,
+    articles: &[Article],
+    offer: Offer,
+    rep: usize,
+) -> Result<Run> {
+    let prefix = format!(
+        "bench{}x{rep}x{}",
+        std::process::id(),
+        if pipeline { "p" } else { "r" }
+    );
+    let nats = NatsArgs::new(env.url.clone(), prefix.clone());
+    let subjects = nats.subjects()?;
+    let store_path = env.dir.path().join(format!("{prefix}.db"));
+    let latency_path = env.dir.path().join(format!("{prefix}.latency"));
+    let store_url = format!("sqlite://{}", store_path.display());
+    let latency_arg = latency_path.display().to_string();
+    let (mut first, mut second, names) = if pipeline {
+        (
+            stage_command(env, &prefix, &["classifier"]).spawn()?,
+            stage_command(env, &prefix, &["sink", "--store", &store_url]).spawn()?,
+            ["classifier", "sink"],
+        )
+    } else {
+        (
+            stage_command(env, &prefix, &["bench-stage", "relay"]).spawn()?,
+            stage_command(
+                env,
+                &prefix,
+                &["bench-stage", "drain", "--latency-out", &latency_arg],
+            )
+            .spawn()?,
+            ["relay", "drain"],
+        )
+    };
+    let client = async_nats::connect(&env.url).await?;
+    let js = jetstream::new(client);
+    let durable = if pipeline { "sink" } else { "drain" };
+    let mut last = wait_consumer(&js, &subjects.tagged_stream(), durable).await?;
+    wait_consumer(
+        &js,
+        &subjects.raw_stream(),
+        if pipeline { "classifier" } else { "relay" },
+    )
+    .await?;
+    let publisher = Publisher::connect(&nats).await?;
+    let events: usize = articles.len() * SENTENCES_PER_ARTICLE;
+    let pids = [first.id(), second.id()];
+    let cpu_before: Vec<f64> = pids.iter().map(|p| p.map_or(0.0, cpu_seconds)).collect();
+    let server_before = env.server_pid.map_or(0.0, cpu_seconds);
+    let started = Instant::now();
+    publish(&publisher, articles, offer).await?;
+    wait_acked(&mut last, events, Duration::from_secs(600)).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let mut stages: Vec<StageUse> = pids
+        .iter()
+        .zip(&cpu_before)
+        .zip(names)
+        .map(|((pid, before), name)| StageUse {
+            name: name.to_owned(),
+            cpu_us_per_event: pid.map_or(0.0, |p| (cpu_seconds(p) - before) * 1e6 / events as f64),
+            peak_rss_mb: pid.map_or(0.0, peak_rss_mb),
+        })
+        .collect();
+    if let Some(pid) = env.server_pid {
+        stages.push(StageUse {
+            name: "nats-server".into(),
+            cpu_us_per_event: (cpu_seconds(pid) - server_before) * 1e6 / events as f64,
+            peak_rss_mb: peak_rss_mb(pid),
+        });
+    }
+    sigterm_and_wait(&mut first).await;
+    sigterm_and_wait(&mut second).await;
+    let samples: Vec<f64> = if pipeline {
+        let store = newswire_sink::SqliteStore::open(&store_path)?;
+        store
+            .ingest_to_store_ms()?
+            .into_iter()
+            .map(|ms| ms as f64)
+            .collect()
+    } else {
+        std::fs::read_to_string(&latency_path)
+            .with_context(|| format!("reading {}", latency_path.display()))?
+            .lines()
+            .filter_map(|l| l.parse::<f64>().ok())
+            .map(|us| us / 1000.0)
+            .collect()
+    };
+    let bytes: usize = articles
+        .iter()
+        .flat_map(|a| sentence_events(a, OffsetDateTime::UNIX_EPOCH).unwrap_or_default())
+        .map(|e| e.encode().len())
+        .sum();
+    Ok(Run {
+        events,
+        seconds,
+        events_per_second: events as f64 / seconds,
+        mb_per_second: bytes as f64 / seconds / 1e6,
+        latency: latency(samples),
+        stages,
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Spread {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+fn spread(mut values: Vec<f64>) -> Spread {
+    values.sort_by(f64::total_cmp);
+    Spread {
+        median: values[values.len() / 2],
+        min: values[0],
+        max: values[values.len() - 1],
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Results {
+    date: String,
+    command: String,
+    cores: usize,
+    nats_server: String,
+    events_per_run: usize,
+    repetitions: usize,
+    relay: Vec<Run>,
+    pipeline: Vec<Run>,
+    relay_events_per_second: Spread,
+    pipeline_events_per_second: Spread,
+    ratio_pipeline_to_relay: Spread,
+    classifier_alone_sentences_per_second: Spread,
+    store_alone_events_per_second: Spread,
+    latency_at_rate: Vec<RateResult>,
+}
+
+#[derive(Debug, Serialize)]
+struct RateResult {
+    offered_per_second: u32,
+    relay: Latency,
+    pipeline: Latency,
+}
+
+/// The classifier alone, in this process, one thread.
+fn classifier_alone(articles: &[Article], budget: Duration) -> f64 {
+    let classifier = newswire_classifier::Classifier::builtin();
+    let events: Vec<_> = articles
+        .iter()
+        .flat_map(|a| sentence_events(a, OffsetDateTime::UNIX_EPOCH).unwrap_or_default())
+        .collect();
+    let started = Instant::now();
+    let mut done = 0usize;
+    while started.elapsed() < budget {
+        for e in &events {
+            std::hint::black_box(classifier.classify(e));
+        }
+        done += events.len();
+    }
+    done as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The SQLite store alone, batches of 256, in this process.
+fn store_alone(dir: &Path, articles: &[Article], rep: usize) -> Result<f64> {
+    use newswire_sink::Store;
+    let classifier = newswire_classifier::Classifier::builtin();
+    let tagged: Vec<_> = articles
+        .iter()
+        .flat_map(|a| sentence_events(a, OffsetDateTime::UNIX_EPOCH).unwrap_or_default())
+        .map(|e| classifier.classify(&e))
+        .collect();
+    let mut store = newswire_sink::SqliteStore::open(dir.join(format!("store-alone-{rep}.db")))?;
+    let started = Instant::now();
+    for batch in tagged.chunks(256) {
+        store.store(batch)?;
+    }
+    Ok(tagged.len() as f64 / started.elapsed().as_secs_f64())
+}
+
+pub async fn run(args: BenchArgs) -> Result<()> {
+    let events = args
+        .events
+        .unwrap_or(if args.quick { 5_000 } else { 50_000 });
+    let reps = args.repetitions.max(1);
+    let dir = tempfile::tempdir()?;
+    let server = match &args.url {
+        Some(_) => None,
+        None => Some(
+            NatsServerProcess::start("127.0.0.1", free_port()?, &dir.path().join("nats"), &[])
+                .await?,
+        ),
+    };
+    let env = Env {
+        binary: std::env::current_exe()?,
+        url: args.url.clone().unwrap_or_else(|| {
+            server
+                .as_ref()
+                .map(NatsServerProcess::url)
+                .unwrap_or_default()
+        }),
+        server_pid: server.as_ref().and_then(NatsServerProcess::pid),
+        dir,
+    };
+    let articles = corpus(events);
+    let mut relay = Vec::new();
+    let mut pipeline = Vec::new();
+    let mut classifier = Vec::new();
+    let mut store = Vec::new();
+    for rep in 0..reps {
+        eprintln!("repetition {}/{reps}: relay", rep + 1);
+        relay.push(run_once(&env, false, &articles, Offer::Flat, rep).await?);
+        eprintln!("repetition {}/{reps}: pipeline", rep + 1);
+        pipeline.push(run_once(&env, true, &articles, Offer::Flat, rep).await?);
+        let budget = if args.quick {
+            Duration::from_millis(500)
+        } else {
+            Duration::from_secs(2)
+        };
+        classifier.push(classifier_alone(&articles, budget));
+        store.push(store_alone(env.dir.path(), &articles, rep)?);
+    }
+    let mut latency_at_rate = Vec::new();
+    let seconds = if args.quick { 2.0 } else { 5.0 };
+    for (i, &rate) in args.rates.iter().enumerate() {
+        let n = ((f64::from(rate) * seconds) as usize).div_ceil(SENTENCES_PER_ARTICLE);
+        let paced = corpus(n * SENTENCES_PER_ARTICLE);
+        eprintln!("latency at {rate} events/s offered");
+        let r = run_once(&env, false, &paced, Offer::Rate(rate), 100 + i).await?;
+        let p = run_once(&env, true, &paced, Offer::Rate(rate), 100 + i).await?;
+        latency_at_rate.push(RateResult {
+            offered_per_second: rate,
+            relay: r.latency,
+            pipeline: p.latency,
+        });
+    }
+    let ratio: Vec<f64> = pipeline
+        .iter()
+        .zip(&relay)
+        .map(|(p, r)| p.events_per_second / r.events_per_second)
+        .collect();
+    let nats_server = match newswire_shared::local_server::find_binary() {
+        Some(bin) => std::process::Command::new(bin)
+            .arg("--version")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default(),
+        None => "unknown".into(),
+    };
+    let results = Results {
+        date: OffsetDateTime::now_utc().date().to_string(),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        cores: std::thread::available_parallelism().map_or(0, usize::from),
+        nats_server,
+        events_per_run: events,
+        repetitions: reps,
+        relay_events_per_second: spread(relay.iter().map(|r| r.events_per_second).collect()),
+        pipeline_events_per_second: spread(pipeline.iter().map(|r| r.events_per_second).collect()),
+        ratio_pipeline_to_relay: spread(ratio),
+        classifier_alone_sentences_per_second: spread(classifier),
+        store_alone_events_per_second: spread(store),
+        relay,
+        pipeline,
+        latency_at_rate,
+    };
+    let markdown = render(&results);
+    print!("{markdown}");
+    if let Some(parent) = args.json.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&args.json, serde_json::to_string_pretty(&results)?)?;
+    eprintln!("wrote {}", args.json.display());
+    if let Some(path) = &args.markdown {
+        std::fs::write(path, format!("{}\n{markdown}", BENCH_HEADER))?;
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(mut server) = server {
+        server.stop().await;
+    }
+    Ok(())
+}
+
+const BENCH_HEADER: &str = "# Benchmarks\n\nWritten by `just bench` (`newswire bench`). The baseline is a zero-work relay with the pipeline's topology (publish to the raw stream, consume, republish to the tagged stream, consume and ack), run with the same consume loop, the same events and the same publisher, in the same run on the same machine: the ratio is the figure to compare across machines. Latency is from the producer making the event to its being written to the store (pipeline) or acknowledged by the last consumer (relay). CPU per event counts each process's user and system time; nats-server's is the broker's.\n";
+
+fn render(r: &Results) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let s = |x: &Spread, scale: f64| {
+        format!(
+            "{:.0} ({:.0}–{:.0})",
+            x.median * scale,
+            x.min * scale,
+            x.max * scale
+        )
+    };
+    let _ = writeln!(
+        out,
+        "\n{} cores, {}, {} events per run, median of {} (min–max). Command: `{}`, {}.\n",
+        r.cores, r.nats_server, r.events_per_run, r.repetitions, r.command, r.date
+    );
+    let _ = writeln!(out, "| run | events/s | MB/s | p50 ms | p99 ms | max ms |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    for (name, runs) in [
+        ("zero-work relay", &r.relay),
+        ("pipeline (classifier + SQLite sink)", &r.pipeline),
+    ] {
+        let mid = &runs[runs.len() / 2];
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            s(
+                &spread(runs.iter().map(|x| x.events_per_second).collect()),
+                1.0
+            ),
+            mid.mb_per_second,
+            mid.latency.p50_ms,
+            mid.latency.p99_ms,
+            mid.latency.max_ms
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n**Pipeline / relay throughput: {:.2}** ({:.2}–{:.2}).\n",
+        r.ratio_pipeline_to_relay.median,
+        r.ratio_pipeline_to_relay.min,
+        r.ratio_pipeline_to_relay.max
+    );
+    let _ = writeln!(
+        out,
+        "| process | CPU µs/event (relay run) | peak RSS MB | CPU µs/event (pipeline run) | peak RSS MB |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    let relay_mid = &r.relay[r.relay.len() / 2];
+    let pipe_mid = &r.pipeline[r.pipeline.len() / 2];
+    for (a, b) in relay_mid.stages.iter().zip(&pipe_mid.stages) {
+        let _ = writeln!(
+            out,
+            "| {} / {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            a.name, b.name, a.cpu_us_per_event, a.peak_rss_mb, b.cpu_us_per_event, b.peak_rss_mb
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nIn-process, one thread: classifier alone {} sentences/s; SQLite store alone {} events/s (batches of 256).\n",
+        s(&r.classifier_alone_sentences_per_second, 1.0),
+        s(&r.store_alone_events_per_second, 1.0)
+    );
+    if !r.latency_at_rate.is_empty() {
+        let _ = writeln!(
+            out,
+            "| offered events/s | relay p50 ms | relay p99 ms | pipeline p50 ms | pipeline p99 ms | pipeline p99 / relay p99 |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|");
+        for x in &r.latency_at_rate {
+            let _ = writeln!(
+                out,
+                "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                x.offered_per_second,
+                x.relay.p50_ms,
+                x.relay.p99_ms,
+                x.pipeline.p50_ms,
+                x.pipeline.p99_ms,
+                if x.relay.p99_ms > 0.0 {
+                    x.pipeline.p99_ms / x.relay.p99_ms
+                } else {
+                    0.0
+                }
+            );
+        }
+    }
+    out
+}
+
+/// The zero-work stages of the relay baseline (`newswire bench-stage relay|drain`).
+pub async fn stage(args: BenchStageArgs) -> Result<()> {
+    let (input, streams, durable) = match args.role {
+        BenchStageRole::Relay => (
+            StreamKind::Raw,
+            vec![StreamKind::Raw, StreamKind::Tagged, StreamKind::DeadLetter],
+            "relay",
+        ),
+        BenchStageRole::Drain => (
+            StreamKind::Tagged,
+            vec![StreamKind::Tagged, StreamKind::DeadLetter],
+            "drain",
+        ),
+    };
+    let connection = StageConnection::open(
+        "bench",
+        &args.nats,
+        &ConsumeFrom {
+            input,
+            streams,
+            durable: durable.into(),
+            ack_wait: Duration::from_secs(30),
+            max_deliver: 10,
+        },
+    )
+    .await?;
+    let shutdown = newswire_shared::shutdown::signal();
+    match args.role {
+        BenchStageRole::Relay => {
+            let handler = Relay {
+                js: connection.js.clone(),
+                subject: connection.subjects.tagged("relay", "XXX"),
+            };
+            connection
+                .serve(handler, WorkerSettings::default(), shutdown)
+                .await;
+        }
+        BenchStageRole::Drain => {
+            let mut handler = Drain {
+                latencies_us: Vec::new(),
+            };
+            connection
+                .serve(&mut handler, WorkerSettings::default(), shutdown)
+                .await;
+            if let Some(path) = args.latency_out {
+                let text: String = handler
+                    .latencies_us
+                    .iter()
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                std::fs::write(path, text)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+struct Relay {
+    js: jetstream::Context,
+    subject: String,
+}
+
+impl Handler for Relay {
+    async fn handle(&mut self, batch: &[Message]) -> Vec<Outcome> {
+        let mut acks = Vec::with_capacity(batch.len());
+        for m in batch {
+            let mut publish = PublishMessage::build().payload(m.payload.clone());
+            if let Some(id) = m.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id")) {
+                publish = publish.message_id(id.as_str());
+            }
+            acks.push(self.js.send_publish(self.subject.clone(), publish).await);
+        }
+        futures::future::join_all(acks.into_iter().map(|ack| async move {
+            match ack {
+                Ok(ack) => match ack.await {
+                    Ok(_) => Outcome {
+                        decision: newswire_shared::nats::Decision::Ack,
+                        event_id: None,
+                    },
+                    Err(e) => Outcome::retry(None, Duration::from_secs(1), e.to_string()),
+                },
+                Err(e) => Outcome::retry(None, Duration::from_secs(1), e.to_string()),
+            }
+        }))
+        .await
+    }
+}
+
+struct Drain {
+    latencies_us: Vec<u64>,
+}
+
+#[derive(serde::Deserialize)]
+struct Ingested {
+    #[serde(with = "time::serde::rfc3339")]
+    ingested_at: OffsetDateTime,
+}
+
+impl Handler for &mut Drain {
+    async fn handle(&mut self, batch: &[Message]) -> Vec<Outcome> {
+        let now = OffsetDateTime::now_utc();
+        batch
+            .iter()
+            .map(|m| {
+                if let Ok(i) = serde_json::from_slice::<Ingested>(&m.payload) {
+                    let us = (now - i.ingested_at).whole_microseconds().max(0);
+                    self.latencies_us.push(u64::try_from(us).unwrap_or(0));
+                }
+                Outcome {
+                    decision: newswire_shared::nats::Decision::Ack,
+                    event_id: None,
+                }
+            })
+            .collect()
+    }
+}
