@@ -136,9 +136,9 @@ impl Publisher {
         self.publish_events(&events).await
     }
 
-    /// Publishes the sentence events of one article (as made by [`sentence_events`]),
-    /// keeping at most [`ACK_WINDOW`] acknowledgements outstanding, retrying the events the
-    /// stream did not acknowledge.
+    /// Publishes sentence events (as made by [`sentence_events`], of one article or many),
+    /// keeping [`ACK_WINDOW`] acknowledgements outstanding across articles, retrying the events
+    /// the stream did not acknowledge. `article_id` of the result is the first event's.
     pub async fn publish_events(&self, events: &[RawEvent]) -> Result<Published, ProducerError> {
         let Some(first) = events.first() else {
             return Err(ArticleError::NoSentences.into());
@@ -148,7 +148,6 @@ impl Publisher {
             self.max_sentence_bytes,
             self.js.client().server_info().max_payload,
         )?;
-        let subject = self.subjects.raw(first.article.source.as_deref());
         let mut result = Published {
             article_id: first.article_id.clone(),
             published: 0,
@@ -157,7 +156,7 @@ impl Publisher {
         let mut remaining: Vec<&RawEvent> = events.iter().collect();
         let mut delay = self.retry.first_delay;
         for attempt in 1..=self.retry.attempts.max(1) {
-            let failed = self.publish_once(&subject, &remaining, &mut result).await;
+            let failed = self.publish_once(&remaining, &mut result).await;
             let Some((event_id, reason)) =
                 failed.first().map(|(e, r)| (e.event_id.clone(), r.clone()))
             else {
@@ -179,7 +178,6 @@ impl Publisher {
     /// are awaited together, so lost acks time out together rather than one after another.
     async fn publish_once<'a>(
         &self,
-        subject: &str,
         events: &[&'a RawEvent],
         result: &mut Published,
     ) -> Vec<(&'a RawEvent, String)> {
@@ -194,7 +192,8 @@ impl Publisher {
             let publish = PublishMessage::build()
                 .message_id(&event.event_id)
                 .payload(event.encode().into());
-            match self.js.send_publish(subject.to_owned(), publish).await {
+            let subject = self.subjects.raw(event.article.source.as_deref());
+            match self.js.send_publish(subject, publish).await {
                 Ok(ack) => pending.push_back(async move { (event, ack.await) }),
                 Err(e) => failed.push((event, e.to_string())),
             }

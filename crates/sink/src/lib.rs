@@ -6,5 +6,5 @@ pub mod sqlite;
 pub mod store;
 
 pub use service::{SinkConfig, SinkError, run};
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, Synchronous};
 pub use store::{Filter, Store, StoreError, StoreReport, open};

@@ -43,8 +43,8 @@ CREATE TABLE event_actors (
     span_start INTEGER NOT NULL,
     span_end   INTEGER NOT NULL,
     reporter   INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (event_id, code)
-) WITHOUT ROWID;
+    UNIQUE (event_id, code)
+);
 CREATE INDEX event_actors_by_code ON event_actors(code);
 CREATE INDEX event_actors_by_country ON event_actors(country);
 CREATE TABLE event_categories (
@@ -63,8 +63,8 @@ CREATE TABLE event_categories (
     target     TEXT,
     modality   TEXT NOT NULL,
     confidence REAL NOT NULL,
-    PRIMARY KEY (event_id, seq)
-) WITHOUT ROWID;
+    UNIQUE (event_id, seq)
+);
 CREATE INDEX event_categories_by_code ON event_categories(code);
 CREATE INDEX event_categories_by_root ON event_categories(root);
 CREATE INDEX event_categories_by_category ON event_categories(category);
@@ -78,6 +78,15 @@ fn unix_ms(t: OffsetDateTime) -> i64 {
 /// Offsets and counts as SQLite integers (they are far below `i64::MAX`).
 fn int(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// SQLite's `synchronous` setting: when a commit is flushed to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// Every commit flushed: durable across power loss.
+    Full,
+    /// WAL flushed at checkpoints: durable across process crashes.
+    Normal,
 }
 
 /// Tagged events in an SQLite database file.
@@ -109,6 +118,11 @@ fn classify(e: rusqlite::Error) -> StoreError {
 impl SqliteStore {
     /// Opens (creating if needed) the database and applies pending migrations.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with(path, Synchronous::Full)
+    }
+
+    /// Opens with an explicit `synchronous` setting.
+    pub fn open_with(path: impl AsRef<Path>, synchronous: Synchronous) -> Result<Self, StoreError> {
         let path = path.as_ref();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
@@ -116,19 +130,26 @@ impl SqliteStore {
             })?;
         }
         let conn = Connection::open(path).map_err(classify)?;
-        Self::init(conn)
+        Self::init(conn, synchronous)
     }
 
-    fn init(mut conn: Connection) -> Result<Self, StoreError> {
+    fn init(mut conn: Connection, synchronous: Synchronous) -> Result<Self, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(classify)?;
-        // WAL lets `newswire query` read while the sink writes; FULL makes each commit
-        // durable before the messages it holds are acknowledged.
+        // WAL lets `newswire query` read while the sink writes; FULL (the default) makes each
+        // commit durable before the messages it holds are acknowledged.
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(classify)?;
-        conn.pragma_update(None, "synchronous", "FULL")
+        let level = match synchronous {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", level)
             .map_err(classify)?;
         conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(classify)?;
+        // 16 MB of page cache keeps the indexes' hot pages in memory as the tables grow.
+        conn.pragma_update(None, "cache_size", -16_384)
             .map_err(classify)?;
         let tx = conn.transaction().map_err(classify)?;
         tx.execute_batch(

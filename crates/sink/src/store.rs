@@ -92,13 +92,42 @@ pub trait Store: Send {
 }
 
 /// Opens the store a URL names: `sqlite://PATH` (or a bare path) for SQLite.
+///
+/// SQLite takes one option, `?synchronous=full|normal`: `full` (the default) makes every
+/// committed batch durable before its messages are acked, even across a power loss; `normal`
+/// keeps committed batches across a crash of the process but may lose the last ones on a power
+/// loss or OS crash, for fewer disk flushes.
 pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
-    match url.split_once("://") {
-        Some(("sqlite", path)) => Ok(Box::new(crate::sqlite::SqliteStore::open(path)?)),
-        None => Ok(Box::new(crate::sqlite::SqliteStore::open(url)?)),
-        Some((scheme, _)) => Err(StoreError::Url {
-            url: url.to_owned(),
-            reason: format!("unsupported scheme {scheme:?}; this build stores to sqlite://PATH"),
-        }),
+    let (location, query) = url.split_once('?').unwrap_or((url, ""));
+    let path = match location.split_once("://") {
+        Some(("sqlite", path)) => path,
+        None => location,
+        Some((scheme, _)) => {
+            return Err(StoreError::Url {
+                url: url.to_owned(),
+                reason: format!(
+                    "unsupported scheme {scheme:?}; this build stores to sqlite://PATH"
+                ),
+            });
+        }
+    };
+    let mut synchronous = crate::sqlite::Synchronous::Full;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        synchronous = match pair {
+            "synchronous=full" => crate::sqlite::Synchronous::Full,
+            "synchronous=normal" => crate::sqlite::Synchronous::Normal,
+            other => {
+                return Err(StoreError::Url {
+                    url: url.to_owned(),
+                    reason: format!(
+                        "unknown option {other:?}; sqlite takes synchronous=full|normal"
+                    ),
+                });
+            }
+        };
     }
+    Ok(Box::new(crate::sqlite::SqliteStore::open_with(
+        path,
+        synchronous,
+    )?))
 }

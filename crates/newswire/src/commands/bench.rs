@@ -193,15 +193,30 @@ enum Offer {
 }
 
 async fn publish(publisher: &Publisher, articles: &[Article], offer: Offer) -> Result<()> {
-    let start = tokio::time::Instant::now();
-    for (k, article) in articles.iter().enumerate() {
-        if let Offer::Rate(rate) = offer {
-            let due = Duration::from_secs_f64((k * SENTENCES_PER_ARTICLE) as f64 / f64::from(rate));
-            tokio::time::sleep_until(start + due).await;
+    match offer {
+        // As fast as the broker takes them: acks pipelined across articles, a thousand
+        // events per call. Events are made just before they are published: ingested_at is
+        // the latency's start.
+        Offer::Flat => {
+            for chunk in articles.chunks(1000 / SENTENCES_PER_ARTICLE) {
+                let now = OffsetDateTime::now_utc();
+                let mut events = Vec::with_capacity(1000);
+                for article in chunk {
+                    events.extend(sentence_events(article, now)?);
+                }
+                publisher.publish_events(&events).await?;
+            }
         }
-        // Events made at the moment they are published: ingested_at is the latency's start.
-        let events = sentence_events(article, OffsetDateTime::now_utc())?;
-        publisher.publish_events(&events).await?;
+        Offer::Rate(rate) => {
+            let start = tokio::time::Instant::now();
+            for (k, article) in articles.iter().enumerate() {
+                let due =
+                    Duration::from_secs_f64((k * SENTENCES_PER_ARTICLE) as f64 / f64::from(rate));
+                tokio::time::sleep_until(start + due).await;
+                let events = sentence_events(article, OffsetDateTime::now_utc())?;
+                publisher.publish_events(&events).await?;
+            }
+        }
     }
     Ok(())
 }
@@ -342,6 +357,7 @@ struct Results {
     ratio_pipeline_to_relay: Spread,
     classifier_alone_sentences_per_second: Spread,
     store_alone_events_per_second: Spread,
+    store_alone_normal_sync_events_per_second: Spread,
     latency_at_rate: Vec<RateResult>,
 }
 
@@ -371,7 +387,8 @@ fn classifier_alone(articles: &[Article], budget: Duration) -> f64 {
 }
 
 /// The SQLite store alone, batches of 256, in this process.
-fn store_alone(dir: &Path, articles: &[Article], rep: usize) -> Result<f64> {
+/// Returns events/s with `synchronous=full` (the default) and with `normal`.
+fn store_alone(dir: &Path, articles: &[Article], rep: usize) -> Result<(f64, f64)> {
     use newswire_sink::Store;
     let classifier = newswire_classifier::Classifier::builtin();
     let tagged: Vec<_> = articles
@@ -384,7 +401,16 @@ fn store_alone(dir: &Path, articles: &[Article], rep: usize) -> Result<f64> {
     for batch in tagged.chunks(256) {
         store.store(batch)?;
     }
-    Ok(tagged.len() as f64 / started.elapsed().as_secs_f64())
+    let full = tagged.len() as f64 / started.elapsed().as_secs_f64();
+    let mut store = newswire_sink::SqliteStore::open_with(
+        dir.join(format!("store-alone-normal-{rep}.db")),
+        newswire_sink::Synchronous::Normal,
+    )?;
+    let started = Instant::now();
+    for batch in tagged.chunks(256) {
+        store.store(batch)?;
+    }
+    Ok((full, tagged.len() as f64 / started.elapsed().as_secs_f64()))
 }
 
 pub async fn run(args: BenchArgs) -> Result<()> {
@@ -416,6 +442,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let mut pipeline = Vec::new();
     let mut classifier = Vec::new();
     let mut store = Vec::new();
+    let mut store_normal = Vec::new();
     for rep in 0..reps {
         eprintln!("repetition {}/{reps}: relay", rep + 1);
         relay.push(run_once(&env, false, &articles, Offer::Flat, rep).await?);
@@ -427,7 +454,9 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             Duration::from_secs(2)
         };
         classifier.push(classifier_alone(&articles, budget));
-        store.push(store_alone(env.dir.path(), &articles, rep)?);
+        let (full, normal) = store_alone(env.dir.path(), &articles, rep)?;
+        store.push(full);
+        store_normal.push(normal);
     }
     let mut latency_at_rate = Vec::new();
     let seconds = if args.quick { 2.0 } else { 5.0 };
@@ -468,6 +497,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         ratio_pipeline_to_relay: spread(ratio),
         classifier_alone_sentences_per_second: spread(classifier),
         store_alone_events_per_second: spread(store),
+        store_alone_normal_sync_events_per_second: spread(store_normal),
         relay,
         pipeline,
         latency_at_rate,
@@ -480,7 +510,10 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     std::fs::write(&args.json, serde_json::to_string_pretty(&results)?)?;
     eprintln!("wrote {}", args.json.display());
     if let Some(path) = &args.markdown {
-        std::fs::write(path, format!("{}\n{markdown}", BENCH_HEADER))?;
+        std::fs::write(
+            path,
+            merge_results(std::fs::read_to_string(path).ok().as_deref(), &markdown),
+        )?;
         eprintln!("wrote {}", path.display());
     }
     if let Some(mut server) = server {
@@ -490,6 +523,21 @@ pub async fn run(args: BenchArgs) -> Result<()> {
 }
 
 const BENCH_HEADER: &str = "# Benchmarks\n\nWritten by `just bench` (`newswire bench`). The baseline is a zero-work relay with the pipeline's topology (publish to the raw stream, consume, republish to the tagged stream, consume and ack), run with the same consume loop, the same events and the same publisher, in the same run on the same machine: the ratio is the figure to compare across machines. Latency is from the producer making the event to its being written to the store (pipeline) or acknowledged by the last consumer (relay). CPU per event counts each process's user and system time; nats-server's is the broker's.\n";
+
+const BEGIN: &str = "<!-- bench results: written by `just bench` -->";
+const END: &str = "<!-- end of bench results -->";
+
+/// The markdown file with its results block replaced, everything around it (the log of
+/// changes and what they bought) kept.
+fn merge_results(existing: Option<&str>, results: &str) -> String {
+    let block = format!("{BEGIN}\n{results}\n{END}");
+    match existing.and_then(|text| Some((text, text.find(BEGIN)?, text.find(END)?))) {
+        Some((text, start, end)) if start < end => {
+            format!("{}{block}{}", &text[..start], &text[end + END.len()..])
+        }
+        _ => format!("{BENCH_HEADER}\n{block}\n"),
+    }
+}
 
 fn render(r: &Results) -> String {
     use std::fmt::Write as _;
@@ -550,9 +598,10 @@ fn render(r: &Results) -> String {
     }
     let _ = writeln!(
         out,
-        "\nIn-process, one thread: classifier alone {} sentences/s; SQLite store alone {} events/s (batches of 256).\n",
+        "\nIn-process, one thread: classifier alone {} sentences/s; SQLite store alone {} events/s (batches of 256, synchronous=full, the default), {} events/s with synchronous=normal.\n",
         s(&r.classifier_alone_sentences_per_second, 1.0),
-        s(&r.store_alone_events_per_second, 1.0)
+        s(&r.store_alone_events_per_second, 1.0),
+        s(&r.store_alone_normal_sync_events_per_second, 1.0)
     );
     if !r.latency_at_rate.is_empty() {
         let _ = writeln!(
@@ -694,5 +743,28 @@ impl Handler for &mut Drain {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_block_is_replaced_and_the_rest_kept() {
+        let first = merge_results(None, "one");
+        assert!(first.starts_with(BENCH_HEADER) && first.contains("one"));
+        let edited = format!("{first}\n## Changes\n- kept\n");
+        let second = merge_results(Some(&edited), "two");
+        assert!(second.contains("two") && !second.contains("one") && second.contains("- kept"));
+    }
+
+    #[test]
+    fn percentiles_and_spreads() {
+        let l = latency((1..=100).map(f64::from).collect());
+        assert_eq!((l.p50_ms, l.p99_ms, l.max_ms), (51.0, 99.0, 100.0));
+        let s = spread(vec![3.0, 1.0, 2.0]);
+        assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
+        assert_eq!(corpus(25).len(), 3);
     }
 }

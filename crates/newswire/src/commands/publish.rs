@@ -136,23 +136,17 @@ pub async fn publish_all(
             e => anyhow::Error::new(e),
         })?
         .with_limits(limits);
-    let mut totals = Published {
-        article_id: String::new(),
-        published: 0,
-        duplicates: 0,
-    };
-    for events in articles {
-        let result = publisher
-            .publish_events(events)
-            .await
-            .map_err(|e| match e {
-                ProducerError::Input(e) => anyhow::Error::new(DataError(e.to_string())),
-                e => anyhow::Error::new(e),
-            })?;
-        info!(article_id = %result.article_id, published = result.published, duplicates = result.duplicates, "article published");
-        totals.published += result.published;
-        totals.duplicates += result.duplicates;
-        totals.article_id = result.article_id;
-    }
+    // One pipelined stream of publishes over every article: acks are not awaited per article.
+    let all: Vec<RawEvent> = articles.iter().flatten().cloned().collect();
+    let totals = publisher.publish_events(&all).await.map_err(|e| match e {
+        ProducerError::Input(e) => anyhow::Error::new(DataError(e.to_string())),
+        e => anyhow::Error::new(e),
+    })?;
+    info!(
+        articles = articles.len(),
+        published = totals.published,
+        duplicates = totals.duplicates,
+        "articles published"
+    );
     Ok(totals)
 }
