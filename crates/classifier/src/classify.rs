@@ -535,6 +535,44 @@ fn modality(text: &str, cue: Span) -> Modality {
     }
 }
 
+const PREPOSITIONS: &[&str] = &[
+    "between", "with", "of", "to", "against", "from", "for", "on", "in", "into", "at", "toward",
+    "towards", "about", "over", "among", "amid", "near", "across", "along", "like", "than",
+];
+
+/// The word before `at`, lower-cased, skipping articles.
+fn word_before(text: &str, at: usize) -> String {
+    text[..at]
+        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+        .rev()
+        .find(|w| !w.is_empty() && !matches!(w.to_lowercase().as_str(), "the" | "a" | "an"))
+        .map(str::to_lowercase)
+        .unwrap_or_default()
+}
+
+/// Whether `actor` is the object of a preposition: "with Russia", "between Moscow and Pyongyang".
+fn in_prepositional_phrase(text: &str, actors: &[Actor], actor: &Actor) -> bool {
+    let word = word_before(text, actor.span.start);
+    if PREPOSITIONS.contains(&word.as_str()) {
+        return true;
+    }
+    if word == "and" || word == "or" {
+        // Coordinated with an earlier actor: in a phrase if that one is.
+        return actors
+            .iter()
+            .filter(|a| a.span.end <= actor.span.start)
+            .max_by_key(|a| a.span.end)
+            .is_some_and(|prev| {
+                text[prev.span.end..actor.span.start]
+                    .split_whitespace()
+                    .count()
+                    <= 2
+                    && in_prepositional_phrase(text, actors, prev)
+            });
+    }
+    false
+}
+
 /// Source: "by X" right after the cue (passive), else the nearest actor before the cue.
 /// Target: the nearest actor after the cue that is not the source (in a passive, the nearest
 /// before the cue).
@@ -552,13 +590,34 @@ fn source_and_target(text: &str, cue: Span, actors: &[Actor]) -> (Option<String>
                 .filter(|a| text[cue.end..a.span.start].split_whitespace().count() <= 2)
         })
         .flatten();
-    let before = actors
+    // The subject: the nearest actor before the cue that is not the object of a preposition
+    // ("the pact between North Korea and Russia"), else the nearest one.
+    let preceding: Vec<&Actor> = actors.iter().filter(|a| a.span.end <= cue.start).collect();
+    let before = preceding
         .iter()
-        .filter(|a| a.span.end <= cue.start)
-        .max_by_key(|a| a.span.end);
-    let (source, target) = match passive_by {
-        Some(by) => (Some(by), before),
-        None => {
+        .rev()
+        .find(|a| !in_prepositional_phrase(text, actors, a))
+        .or_else(|| preceding.last())
+        .copied();
+    // "collaboration between Moscow and Pyongyang": the pair after "between" are the parties.
+    let between = after_cue
+        .trim_start()
+        .to_lowercase()
+        .starts_with("between ")
+        .then(|| {
+            let mut after: Vec<&Actor> =
+                actors.iter().filter(|a| a.span.start >= cue.end).collect();
+            after.sort_by_key(|a| a.span.start);
+            match after.as_slice() {
+                [a, b, ..] if word_before(text, b.span.start) == "and" => Some((*a, *b)),
+                _ => None,
+            }
+        })
+        .flatten();
+    let (source, target) = match (passive_by, between) {
+        (_, Some((a, b))) => (Some(a), Some(b)),
+        (Some(by), None) => (Some(by), before),
+        (None, None) => {
             let source = before;
             // Actors inside a gapped cue ("summon the Russian ambassador") are its objects.
             let target = actors
