@@ -2,16 +2,20 @@
 
 use tracing::{info, warn};
 
-/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM. After that, a second signal exits the
-/// process immediately with status 130.
-pub async fn signal() {
-    wait_for_signal().await;
-    info!("shutdown signal received, finishing in-flight work (signal again to exit at once)");
-    tokio::spawn(async {
+/// Listens for SIGINT (Ctrl-C) and SIGTERM from now on, in a task of its own, and returns a
+/// future that resolves on the first one. A second signal exits the process at once with status
+/// 130, even while the stage is busy finishing its batch. Call it inside the runtime.
+pub fn signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    let (trigger, shutdown) = channel();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        info!("shutdown signal received, finishing in-flight work (signal again to exit at once)");
+        trigger.trigger();
         wait_for_signal().await;
         warn!("second shutdown signal, exiting now");
         std::process::exit(130);
     });
+    shutdown.wait()
 }
 
 async fn wait_for_signal() {

@@ -119,3 +119,106 @@ async fn services_stop_cleanly_on_sigterm_and_tail_shows_live_events() {
         assert_eq!(status.code(), Some(0));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_exits_at_once_and_the_interrupted_event_is_not_lost() {
+    let nats = TestNats::start().await;
+    let prefix = unique_prefix();
+    let subjects = newswire_shared::Subjects::new(&prefix).expect("prefix");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("s.db");
+    let store = format!("sqlite://{}", db.display());
+    let sink_args = [
+        "sink",
+        "--nats-url",
+        &nats.url(),
+        "--store",
+        &store,
+        "--ack-wait-secs",
+        "2",
+    ];
+    let mut sink = newswire(&prefix)
+        .args(sink_args)
+        .spawn()
+        .expect("sink starts");
+    let js = nats.jetstream().await;
+    wait_for("sink consumer", Duration::from_secs(20), || {
+        let js = js.clone();
+        let stream = subjects.tagged_stream();
+        async move {
+            let _: PullConsumer = js
+                .get_stream(&stream)
+                .await
+                .ok()?
+                .get_consumer("sink")
+                .await
+                .ok()?;
+            Some(())
+        }
+    })
+    .await;
+
+    // Another process holds the database: the sink's next batch blocks on it.
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let db_path = db.clone();
+    let locker = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(&db_path).expect("opens");
+        conn.execute_batch("BEGIN EXCLUSIVE").expect("locks");
+        locked_tx.send(()).expect("reports");
+        let _ = release_rx.recv_timeout(Duration::from_secs(60));
+        conn.execute_batch("COMMIT").expect("unlocks");
+    });
+    locked_rx.recv().expect("locked");
+    let raw = newswire_producer::sentence_events(
+        &newswire_tests::synthetic_article(1, 1),
+        time::OffsetDateTime::now_utc(),
+    )
+    .expect("splits")
+    .remove(0);
+    let tagged = newswire_classifier::Classifier::builtin().classify(&raw);
+    js.publish(
+        subjects.tagged(&tagged.category, tagged.primary_actor_token()),
+        tagged.encode().into(),
+    )
+    .await
+    .expect("publishes")
+    .await
+    .expect("acked");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // First signal: orderly shutdown waits for the blocked batch. Second: exit now.
+    sigterm(&sink);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sigterm(&sink);
+    let started = std::time::Instant::now();
+    let status = tokio::time::timeout(Duration::from_secs(10), sink.wait())
+        .await
+        .expect("exits")
+        .expect("waits");
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "exited at once, not after the batch"
+    );
+
+    // The interrupted event was never acked: a new sink stores it once the database is free.
+    release_tx.send(()).expect("releases");
+    locker.join().expect("locker thread");
+    let mut sink = newswire(&prefix)
+        .args(sink_args)
+        .spawn()
+        .expect("sink restarts");
+    wait_for(
+        "the interrupted event stored",
+        Duration::from_secs(60),
+        || async { (newswire_tests::stored_count(&store, None).await == 1).then_some(()) },
+    )
+    .await;
+    sigterm(&sink);
+    let status = tokio::time::timeout(Duration::from_secs(15), sink.wait())
+        .await
+        .expect("stops")
+        .expect("waits");
+    assert_eq!(status.code(), Some(0));
+}
