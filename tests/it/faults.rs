@@ -38,31 +38,58 @@ fn publish_in_background(
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn broker_restarted_mid_run_loses_and_duplicates_nothing() {
-    let mut nats = TestNats::start().await;
-    let args = nats.args();
+/// Stages running and 3,000 events being published, some already stored: the moment to
+/// inject a fault.
+struct Flow {
+    classifier: Stage,
+    sink: Stage,
+    store: String,
+    expected: std::collections::BTreeSet<String>,
+    publishing: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_flow(args: &NatsArgs) -> Flow {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = store_url(&dir);
-    let classifier = spawn_classifier(classifier_config(&args));
-    let sink = spawn_sink(sink_config(&args, &store));
+    let classifier = spawn_classifier(classifier_config(args));
+    let sink = spawn_sink(sink_config(args, &store));
     let articles: Vec<_> = (0..300).map(|n| synthetic_article(n, 10)).collect();
     let expected = expected_ids(&articles);
     let publishing = publish_in_background(args.clone(), articles);
-
     wait_for("some events stored", Duration::from_secs(60), || async {
         (stored_count(&store, None).await > 200).then_some(())
     })
     .await;
+    Flow {
+        classifier,
+        sink,
+        store,
+        expected,
+        publishing,
+        _dir: dir,
+    }
+}
+
+impl Flow {
+    /// Lets the producer finish, checks the store holds exactly what was published, stops.
+    async fn finish(self, timeout: Duration) {
+        self.publishing.await.expect("producer finished");
+        assert_eventually_stored_exactly(&self.store, &self.expected, timeout).await;
+        self.classifier.stop().await;
+        self.sink.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_restarted_mid_run_loses_and_duplicates_nothing() {
+    let mut nats = TestNats::start().await;
+    let flow = start_flow(&nats.args()).await;
     // Stop the server (its file store kept) and bring it back on the same port and store.
     nats.server.stop().await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     nats.server.start_again().await.expect("server restarts");
-
-    publishing.await.expect("producer finished");
-    assert_eventually_stored_exactly(&store, &expected, Duration::from_secs(120)).await;
-    classifier.stop().await;
-    sink.stop().await;
+    flow.finish(Duration::from_secs(120)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,22 +193,8 @@ async fn a_locked_store_delays_but_loses_nothing_and_bounds_what_is_in_flight() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_node_cluster_survives_losing_a_node() {
     let mut cluster = TestCluster::start(3).await;
-    let args = cluster.args();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = store_url(&dir);
-    let classifier = spawn_classifier(classifier_config(&args));
-    let sink = spawn_sink(sink_config(&args, &store));
-    let articles: Vec<_> = (0..300).map(|n| synthetic_article(n, 10)).collect();
-    let expected = expected_ids(&articles);
-    let publishing = publish_in_background(args.clone(), articles);
-    wait_for("some events stored", Duration::from_secs(60), || async {
-        (stored_count(&store, None).await > 200).then_some(())
-    })
-    .await;
+    let flow = start_flow(&cluster.args()).await;
     // Lose a node for good (as a crash would).
     cluster.nodes[0].kill().await;
-    publishing.await.expect("producer finished");
-    assert_eventually_stored_exactly(&store, &expected, Duration::from_secs(180)).await;
-    classifier.stop().await;
-    sink.stop().await;
+    flow.finish(Duration::from_secs(180)).await;
 }

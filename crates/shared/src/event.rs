@@ -346,7 +346,8 @@ pub fn json_schemas() -> [(&'static str, String); 2] {
 mod tests {
     use super::*;
 
-    fn raw() -> RawEvent {
+    /// A valid raw event, for tests.
+    pub(super) fn raw() -> RawEvent {
         RawEvent {
             schema: SCHEMA_VERSION,
             event_id: RawEvent::make_id("ab12", 0),
@@ -410,19 +411,7 @@ mod properties {
     use super::*;
     use proptest::prelude::*;
 
-    fn valid() -> RawEvent {
-        RawEvent {
-            schema: SCHEMA_VERSION,
-            event_id: RawEvent::make_id("ab12", 0),
-            article_id: "ab12".into(),
-            sentence_index: 0,
-            sentence_count: 1,
-            text: "Seoul protested.".into(),
-            span: Span::new(0, 16),
-            article: ArticleMeta::default(),
-            ingested_at: OffsetDateTime::UNIX_EPOCH,
-        }
-    }
+    use super::tests::raw as valid;
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]

@@ -68,12 +68,7 @@ pub fn write_table(out: &mut impl Write, events: &[TaggedEvent]) -> std::io::Res
     let rows: Vec<[String; 5]> = events
         .iter()
         .map(|e| {
-            let actors = e
-                .actors
-                .iter()
-                .map(|a| a.code.as_str())
-                .collect::<Vec<_>>()
-                .join(" ");
+            let actors = actor_codes(e);
             let coded = e
                 .events
                 .iter()
@@ -135,4 +130,13 @@ fn clip(text: &str, width: usize) -> String {
         s.push('…');
         s
     }
+}
+
+/// The actor codes of an event, space-separated.
+pub fn actor_codes(e: &TaggedEvent) -> String {
+    e.actors
+        .iter()
+        .map(|a| a.code.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -40,12 +40,7 @@ pub async fn run(args: TailArgs) -> Result<()> {
             }
             OutputFormat::Table => match TaggedEvent::decode(&message.payload) {
                 Ok(e) => {
-                    let actors = e
-                        .actors
-                        .iter()
-                        .map(|a| a.code.as_str())
-                        .collect::<Vec<_>>()
-                        .join(" ");
+                    let actors = super::query::actor_codes(&e);
                     let codes = e
                         .events
                         .iter()
