@@ -225,18 +225,23 @@ impl Store for SqliteStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 )
                 .map_err(classify)?;
+            // A batch holds runs of sentences of the same article: write each article once.
+            let mut last_article: Option<&str> = None;
             for e in events {
-                article
-                    .execute(params![
-                        e.article_id,
-                        e.article.title,
-                        e.article.source,
-                        e.article.url,
-                        e.article.published_at.map(OffsetDateTime::unix_timestamp),
-                        e.sentence_count,
-                        now,
-                    ])
-                    .map_err(classify)?;
+                if last_article != Some(e.article_id.as_str()) {
+                    article
+                        .execute(params![
+                            e.article_id,
+                            e.article.title,
+                            e.article.source,
+                            e.article.url,
+                            e.article.published_at.map(OffsetDateTime::unix_timestamp),
+                            e.sentence_count,
+                            now,
+                        ])
+                        .map_err(classify)?;
+                    last_article = Some(e.article_id.as_str());
+                }
                 let inserted = event
                     .execute(params![
                         e.event_id,
@@ -248,7 +253,8 @@ impl Store for SqliteStore {
                         unix_ms(e.ingested_at),
                         unix_ms(OffsetDateTime::now_utc()),
                         e.classifier_version,
-                        String::from_utf8_lossy(&e.encode()),
+                        serde_json::to_string(e)
+                            .map_err(|err| StoreError::Permanent(err.to_string()))?,
                     ])
                     .map_err(classify)?;
                 if inserted == 0 {
