@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use async_nats::HeaderMap;
-use async_nats::jetstream::consumer::PullConsumer;
 use futures::StreamExt;
 use newswire_classifier::ClassifierConfig;
 use newswire_producer::sentence_events;
@@ -203,14 +202,9 @@ async fn poison_raw_and_tagged_messages_are_dead_lettered_once() {
         (subjects.raw_stream(), "classifier"),
         (subjects.tagged_stream(), "sink"),
     ] {
-        let mut consumer: PullConsumer = js
-            .get_stream(&stream)
+        let info = consumer_info(&js, &stream, durable)
             .await
-            .expect("stream")
-            .get_consumer(durable)
-            .await
-            .expect("consumer");
-        let info = consumer.info().await.expect("info");
+            .expect("consumer info");
         assert_eq!(
             (info.num_pending, info.num_ack_pending),
             (0, 0),

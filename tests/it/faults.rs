@@ -113,14 +113,9 @@ async fn two_replicas_of_each_stage_share_the_work_without_duplicates() {
     // Both replicas of the durable consumer were bound to it.
     let js = nats.jetstream().await;
     let subjects = args.subjects().expect("prefix");
-    let mut consumer: async_nats::jetstream::consumer::PullConsumer = js
-        .get_stream(subjects.raw_stream())
+    let info = consumer_info(&js, &subjects.raw_stream(), "classifier")
         .await
-        .expect("stream")
-        .get_consumer("classifier")
-        .await
-        .expect("consumer");
-    let info = consumer.info().await.expect("info");
+        .expect("consumer info");
     assert_eq!(info.delivered.stream_sequence, expected.len() as u64);
     for stage in stages {
         stage.stop().await;
@@ -164,14 +159,9 @@ async fn a_locked_store_delays_but_loses_nothing_and_bounds_what_is_in_flight() 
     // While the store is stuck, the sink holds at most its max ack pending.
     let js = nats.jetstream().await;
     let subjects = args.subjects().expect("prefix");
-    let mut consumer: async_nats::jetstream::consumer::PullConsumer = js
-        .get_stream(subjects.tagged_stream())
+    let info = consumer_info(&js, &subjects.tagged_stream(), "sink")
         .await
-        .expect("stream")
-        .get_consumer("sink")
-        .await
-        .expect("consumer");
-    let info = consumer.info().await.expect("info");
+        .expect("consumer info");
     assert!(
         info.num_ack_pending <= 1024,
         "in flight: {}",

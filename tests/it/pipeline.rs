@@ -30,14 +30,7 @@ async fn wait_for_drained(js: &async_nats::jetstream::Context, stream: &str, dur
         &format!("{durable} to drain {stream}"),
         Duration::from_secs(30),
         || async {
-            let mut consumer: async_nats::jetstream::consumer::PullConsumer = js
-                .get_stream(stream)
-                .await
-                .ok()?
-                .get_consumer(durable)
-                .await
-                .ok()?;
-            let info = consumer.info().await.ok()?;
+            let info = consumer_info(js, stream, durable).await?;
             (info.num_pending == 0
                 && info.num_ack_pending == 0
                 && info.delivered.stream_sequence == info.ack_floor.stream_sequence)

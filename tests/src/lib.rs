@@ -321,3 +321,19 @@ pub async fn assert_eventually_stored_exactly(
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_stored_exactly(store, expected).await;
 }
+
+/// A durable consumer's info, or `None` while the stream or consumer does not exist.
+pub async fn consumer_info(
+    js: &jetstream::Context,
+    stream: &str,
+    durable: &str,
+) -> Option<jetstream::consumer::Info> {
+    let mut consumer: jetstream::consumer::PullConsumer = js
+        .get_stream(stream)
+        .await
+        .ok()?
+        .get_consumer(durable)
+        .await
+        .ok()?;
+    consumer.info().await.ok().cloned()
+}

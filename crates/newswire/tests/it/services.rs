@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::PullConsumer;
-use newswire_tests::{SAMPLE_ARTICLE, TestNats, unique_prefix, wait_for};
+use newswire_tests::{SAMPLE_ARTICLE, TestNats, consumer_info, unique_prefix, wait_for};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::{newswire, output, stderr};
@@ -44,16 +43,7 @@ async fn services_stop_cleanly_on_sigterm_and_tail_shows_live_events() {
             || {
                 let js = js.clone();
                 let stream = stream.clone();
-                async move {
-                    let _: PullConsumer = js
-                        .get_stream(&stream)
-                        .await
-                        .ok()?
-                        .get_consumer(durable)
-                        .await
-                        .ok()?;
-                    Some(())
-                }
+                async move { consumer_info(&js, &stream, durable).await.map(|_| ()) }
             },
         )
         .await;
@@ -145,16 +135,7 @@ async fn a_second_signal_exits_at_once_and_the_interrupted_event_is_not_lost() {
     wait_for("sink consumer", Duration::from_secs(20), || {
         let js = js.clone();
         let stream = subjects.tagged_stream();
-        async move {
-            let _: PullConsumer = js
-                .get_stream(&stream)
-                .await
-                .ok()?
-                .get_consumer("sink")
-                .await
-                .ok()?;
-            Some(())
-        }
+        async move { consumer_info(&js, &stream, "sink").await.map(|_| ()) }
     })
     .await;
 
