@@ -143,17 +143,28 @@ impl Publisher {
         let Some(first) = events.first() else {
             return Err(ArticleError::NoSentences.into());
         };
-        check_limits(
-            events,
-            self.max_sentence_bytes,
-            self.js.client().server_info().max_payload,
-        )?;
+        check_limits(events, self.max_sentence_bytes)?;
+        // Encoded once: the size check and every publish attempt use the same bytes.
+        let max_payload = self.js.client().server_info().max_payload;
+        let mut encoded = Vec::with_capacity(events.len());
+        for event in events {
+            let payload = bytes::Bytes::from(event.encode());
+            if max_payload > 0 && payload.len() > max_payload {
+                return Err(ArticleError::MessageTooLarge {
+                    index: event.sentence_index,
+                    size: payload.len(),
+                    max: max_payload,
+                }
+                .into());
+            }
+            encoded.push((event, payload));
+        }
         let mut result = Published {
             article_id: first.article_id.clone(),
             published: 0,
             duplicates: 0,
         };
-        let mut remaining: Vec<&RawEvent> = events.iter().collect();
+        let mut remaining = encoded;
         let mut delay = self.retry.first_delay;
         for attempt in 1..=self.retry.attempts.max(1) {
             let failed = self.publish_once(&remaining, &mut result).await;
@@ -167,7 +178,9 @@ impl Publisher {
                 return Err(ProducerError::Publish { event_id, reason });
             }
             warn!(article_id = %result.article_id, unacknowledged = failed.len(), attempt, delay_ms = delay.as_millis() as u64, reason = %reason, "publish not acknowledged, retrying");
-            remaining = failed.into_iter().map(|(e, _)| e).collect();
+            let failed_ids: std::collections::HashSet<&str> =
+                failed.iter().map(|(e, _)| e.event_id.as_str()).collect();
+            remaining.retain(|(e, _)| failed_ids.contains(e.event_id.as_str()));
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(self.retry.max_delay);
         }
@@ -178,12 +191,13 @@ impl Publisher {
     /// are awaited together, so lost acks time out together rather than one after another.
     async fn publish_once<'a>(
         &self,
-        events: &[&'a RawEvent],
+        events: &[(&'a RawEvent, bytes::Bytes)],
         result: &mut Published,
     ) -> Vec<(&'a RawEvent, String)> {
         let mut failed = Vec::new();
         let mut pending = FuturesOrdered::new();
-        for &event in events {
+        for (event, payload) in events {
+            let event: &'a RawEvent = event;
             if pending.len() == ACK_WINDOW
                 && let Some((e, ack)) = pending.next().await
             {
@@ -191,7 +205,7 @@ impl Publisher {
             }
             let publish = PublishMessage::build()
                 .message_id(&event.event_id)
-                .payload(event.encode().into());
+                .payload(payload.clone());
             let subject = self.subjects.raw(event.article.source.as_deref());
             match self.js.send_publish(subject, publish).await {
                 Ok(ack) => pending.push_back(async move { (event, ack.await) }),
@@ -218,29 +232,14 @@ fn settle_ack<'a, E: std::fmt::Display>(
     }
 }
 
-/// Refuses an article with a sentence or an encoded event over the limits, before publishing.
-/// `max_payload` 0 skips the message-size check (no server to ask yet).
-pub fn check_limits(
-    events: &[RawEvent],
-    max_sentence_bytes: usize,
-    max_payload: usize,
-) -> Result<(), ArticleError> {
-    for event in events {
-        if event.text.len() > max_sentence_bytes {
-            return Err(ArticleError::SentenceTooLong {
-                index: event.sentence_index,
-                size: event.text.len(),
-                max: max_sentence_bytes,
-            });
-        }
-        let size = event.encode().len();
-        if max_payload > 0 && size > max_payload {
-            return Err(ArticleError::MessageTooLarge {
-                index: event.sentence_index,
-                size,
-                max: max_payload,
-            });
-        }
+/// Refuses an article with a sentence over the limit, before anything is published.
+pub fn check_limits(events: &[RawEvent], max_sentence_bytes: usize) -> Result<(), ArticleError> {
+    match events.iter().find(|e| e.text.len() > max_sentence_bytes) {
+        Some(event) => Err(ArticleError::SentenceTooLong {
+            index: event.sentence_index,
+            size: event.text.len(),
+            max: max_sentence_bytes,
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }

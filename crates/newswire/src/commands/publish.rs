@@ -95,7 +95,7 @@ pub fn prepare(
             apply_defaults(&mut article, defaults);
             let events = sentence_events(&article, now)
                 .and_then(|events| {
-                    check_limits(&events, limits.max_sentence_bytes, 0).map(|()| events)
+                    check_limits(&events, limits.max_sentence_bytes).map(|()| events)
                 })
                 .map_err(|e| DataError(format!("refused {name}: {e}")))?;
             prepared.push(events);
