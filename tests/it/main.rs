@@ -2,6 +2,7 @@
 
 mod dead_letters;
 mod faults;
+mod ingest;
 mod pipeline;
 mod restarts;
 mod schema;

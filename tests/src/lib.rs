@@ -116,6 +116,19 @@ pub fn spawn_sink(config: newswire_sink::SinkConfig) -> Stage {
     spawn_stage(move |stop| newswire_sink::run(config, stop.wait()))
 }
 
+pub fn spawn_producer(config: newswire_producer::ProducerConfig) -> Stage {
+    spawn_stage(move |stop| newswire_producer::run(config, stop.wait()))
+}
+
+/// An HTTP client for talking to the producer's endpoint and test servers.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("HTTP client")
+}
+
 /// A store URL in `dir`.
 pub fn store_url(dir: &TempDir) -> String {
     format!("sqlite://{}", dir.path().join("events.db").display())

@@ -26,8 +26,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Publish articles (plain text or JSON) as sentence events to the raw stream.
+    /// Publish articles (text, Markdown, HTML or JSON; files, folders, globs, stdin) as
+    /// sentence events to the raw stream.
     Publish(PublishArgs),
+    /// The producer service.
+    #[command(subcommand)]
+    Producer(ProducerCommand),
     /// Run the classifier service: raw events in, tagged events out.
     Classifier(ClassifierArgs),
     /// Run the sink service: tagged events in, stored idempotently.
@@ -181,20 +185,52 @@ pub struct StoreArgs {
 
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]
 pub enum InputFormatArg {
-    /// JSON when the input starts with '{', plain text otherwise.
+    /// By file extension (.json/.jsonl, .html/.htm, .md, .txt), else by content: JSON when it
+    /// starts with '{', HTML when it starts with an HTML tag, plain text otherwise.
     #[default]
     Auto,
     Text,
+    /// One JSON article, or JSON lines of many.
     Json,
+    /// A web page: readable text extracted, metadata from the page.
+    Html,
+    /// Markdown, with optional front matter.
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, Args)]
+pub struct LimitsArgs {
+    /// Largest accepted input, in bytes.
+    #[arg(long, env = "NEWSWIRE_MAX_ARTICLE_BYTES", default_value_t = 1024 * 1024)]
+    pub max_article_bytes: usize,
+    /// Longest accepted sentence, in bytes.
+    #[arg(long, env = "NEWSWIRE_MAX_SENTENCE_BYTES", default_value_t = 4096)]
+    pub max_sentence_bytes: usize,
+}
+
+impl LimitsArgs {
+    pub fn limits(&self) -> newswire_producer::Limits {
+        newswire_producer::Limits {
+            max_article_bytes: self.max_article_bytes,
+            max_sentence_bytes: self.max_sentence_bytes,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct PublishArgs {
-    /// Files to publish; `-` reads standard input.
-    #[arg(required = true, value_name = "FILE")]
+    /// Files, folders (read recursively), glob patterns (quoted) or `-` for standard input.
+    #[arg(required = true, value_name = "PATH")]
     pub inputs: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = InputFormatArg::Auto)]
     pub format: InputFormatArg,
+    /// Publish the inputs that are accepted and report the refused ones (exit 65), instead of
+    /// refusing the whole run.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Language of articles that do not declare one (otherwise detected).
+    #[arg(long)]
+    pub language: Option<String>,
     /// Outlet of plain-text articles (JSON articles carry their own).
     #[arg(long)]
     pub source: Option<String>,
@@ -207,14 +243,52 @@ pub struct PublishArgs {
     /// Publication date of a plain-text article (RFC 3339 or YYYY-MM-DD).
     #[arg(long)]
     pub published_at: Option<String>,
-    /// Largest accepted input, in bytes.
-    #[arg(long, env = "NEWSWIRE_MAX_ARTICLE_BYTES", default_value_t = 1024 * 1024)]
-    pub max_article_bytes: usize,
-    /// Longest accepted sentence, in bytes.
-    #[arg(long, env = "NEWSWIRE_MAX_SENTENCE_BYTES", default_value_t = 4096)]
-    pub max_sentence_bytes: usize,
+    #[command(flatten)]
+    pub limits: LimitsArgs,
     #[command(flatten)]
     pub nats: NatsArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProducerCommand {
+    /// Run the producer service: articles from HTTP (POST /articles), an inbox folder and
+    /// RSS/Atom feeds, in any combination.
+    Serve(ProducerServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProducerServeArgs {
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    /// Accept articles on POST /articles at this address, e.g. 0.0.0.0:8080.
+    #[arg(long, env = "NEWSWIRE_HTTP_LISTEN")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Bearer token that POST /articles requires.
+    #[arg(long, env = "NEWSWIRE_HTTP_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Watch this folder: each file is published once, then moved to done/ or rejected/.
+    #[arg(long, env = "NEWSWIRE_INBOX")]
+    pub inbox: Option<PathBuf>,
+    /// Seconds between full scans of the inbox (notifications wake it sooner).
+    #[arg(long, env = "NEWSWIRE_INBOX_RESCAN_SECS", default_value_t = 30)]
+    pub inbox_rescan_secs: u64,
+    /// RSS or Atom feed to poll: a URL or a file; repeat, or separate with commas.
+    #[arg(long = "feed", env = "NEWSWIRE_FEEDS", value_delimiter = ',')]
+    pub feeds: Vec<String>,
+    /// Seconds between polls of each feed.
+    #[arg(long, env = "NEWSWIRE_FEED_INTERVAL_SECS", default_value_t = 300)]
+    pub feed_interval_secs: u64,
+    /// Timeout of each feed or page request, in seconds.
+    #[arg(long, env = "NEWSWIRE_FEED_TIMEOUT_SECS", default_value_t = 20)]
+    pub feed_timeout_secs: u64,
+    /// Publish summary-only feed items as they are instead of fetching their pages.
+    #[arg(long, env = "NEWSWIRE_NO_FETCH_PAGES")]
+    pub no_fetch_pages: bool,
+    /// Days the producers remember published inbox files and feed items.
+    #[arg(long, env = "NEWSWIRE_SEEN_DAYS", default_value_t = 90)]
+    pub seen_days: u64,
+    #[command(flatten)]
+    pub limits: LimitsArgs,
 }
 
 #[derive(Debug, Clone, Args)]

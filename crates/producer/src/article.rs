@@ -4,7 +4,10 @@ use newswire_shared::ArticleMeta;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use time::format_description::well_known::{Iso8601, Rfc2822, Rfc3339};
+
+use crate::html::{Extracted, extract_html};
+use crate::markdown::extract_markdown;
 
 /// An article to publish: metadata and its body text.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,13 +19,84 @@ pub struct Article {
 /// How to read an input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum InputFormat {
-    /// JSON when the input starts with `{`, plain text otherwise.
+    /// JSON when the input starts with `{`, HTML when it starts with an HTML tag, plain text
+    /// otherwise.
     #[default]
     Auto,
     /// The whole input is the article body.
     Text,
     /// One JSON article object, or JSON lines of many.
     Json,
+    /// A web page: the readable text is extracted, title, date, outlet, URL and language are
+    /// taken from its metadata.
+    Html,
+    /// Markdown, with optional front matter (title, date, source, url, lang).
+    Markdown,
+}
+
+impl InputFormat {
+    /// The format a file name's extension declares; `Auto` for unknown extensions.
+    pub fn from_path(path: &std::path::Path) -> Self {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("json" | "jsonl" | "ndjson") => Self::Json,
+            Some("html" | "htm" | "xhtml") => Self::Html,
+            Some("md" | "markdown" | "mdown") => Self::Markdown,
+            Some("txt" | "text") => Self::Text,
+            _ => Self::Auto,
+        }
+    }
+
+    /// The format of an HTTP `Content-Type`; `None` for media types that are not articles.
+    pub fn from_content_type(content_type: &str) -> Option<Self> {
+        let media = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        match media.as_str() {
+            "application/json" | "application/x-ndjson" | "application/jsonl" => Some(Self::Json),
+            "text/plain" => Some(Self::Text),
+            "text/html" | "application/xhtml+xml" => Some(Self::Html),
+            "text/markdown" | "text/x-markdown" => Some(Self::Markdown),
+            _ => None,
+        }
+    }
+
+    /// The format of an input read as `Auto`.
+    fn detect(text: &str) -> Self {
+        let start = text.trim_start();
+        if start.starts_with('{') {
+            return Self::Json;
+        }
+        if start.starts_with('<') {
+            let head: String = start
+                .chars()
+                .take(2048)
+                .collect::<String>()
+                .to_ascii_lowercase();
+            if [
+                "<!doctype html",
+                "<html",
+                "<head",
+                "<body",
+                "<article",
+                "<p>",
+                "<p ",
+                "<div",
+            ]
+            .iter()
+            .any(|tag| head.contains(tag))
+            {
+                return Self::Html;
+            }
+        }
+        Self::Text
+    }
 }
 
 /// Limits on input, checked before anything is published.
@@ -63,6 +137,8 @@ pub enum ArticleError {
     EmptyBody { index: usize },
     #[error("article {index}: published_at {value:?} is neither RFC 3339 nor YYYY-MM-DD")]
     Date { index: usize, value: String },
+    #[error("the {0} input has no readable text")]
+    NoReadableText(&'static str),
     #[error("article has no sentence to publish")]
     NoSentences,
     #[error("sentence {index} is {size} bytes, more than the limit of {max} bytes")]
@@ -85,6 +161,8 @@ struct JsonArticle {
     url: Option<String>,
     #[serde(default)]
     published_at: Option<String>,
+    #[serde(default, alias = "lang")]
+    language: Option<String>,
     #[serde(alias = "text")]
     body: String,
 }
@@ -110,17 +188,40 @@ pub fn parse_input(
     if text.trim().is_empty() {
         return Err(ArticleError::Empty);
     }
-    let json = match format {
-        InputFormat::Json => true,
-        InputFormat::Text => false,
-        InputFormat::Auto => text.trim_start().starts_with('{'),
+    let format = match format {
+        InputFormat::Auto => InputFormat::detect(text),
+        other => other,
     };
-    if !json {
-        return Ok(vec![Article {
+    match format {
+        InputFormat::Json => parse_json(text),
+        InputFormat::Html => from_extracted(extract_html(text), "HTML"),
+        InputFormat::Markdown => from_extracted(extract_markdown(text), "Markdown"),
+        InputFormat::Text | InputFormat::Auto => Ok(vec![Article {
             meta: ArticleMeta::default(),
             body: text.to_owned(),
-        }]);
+        }]),
     }
+}
+
+/// An article from a formatted document. A date the metadata gives in a form we cannot read
+/// is dropped rather than refusing the article: the page's text is what matters.
+fn from_extracted(extracted: Extracted, kind: &'static str) -> Result<Vec<Article>, ArticleError> {
+    if extracted.body.trim().is_empty() {
+        return Err(ArticleError::NoReadableText(kind));
+    }
+    Ok(vec![Article {
+        meta: ArticleMeta {
+            title: extracted.title,
+            source: extracted.source,
+            url: extracted.url,
+            published_at: extracted.published_at.as_deref().and_then(parse_date),
+            language: extracted.language,
+        },
+        body: extracted.body,
+    }])
+}
+
+fn parse_json(text: &str) -> Result<Vec<Article>, ArticleError> {
     let mut articles = Vec::new();
     for (index, item) in serde_json::Deserializer::from_str(text)
         .into_iter::<JsonArticle>()
@@ -150,6 +251,7 @@ pub fn parse_input(
                 source: item.source,
                 url: item.url,
                 published_at,
+                language: item.language.map(|l| normalise_language(&l)),
             },
             body: item.body,
         });
@@ -160,16 +262,36 @@ pub fn parse_input(
     Ok(articles)
 }
 
-/// Reads RFC 3339 or a bare `YYYY-MM-DD` (midnight UTC).
+/// Reads the dates articles and feeds carry: RFC 3339, RFC 2822 (RSS), other ISO 8601 forms,
+/// a date and time without offset (taken as UTC) or a bare `YYYY-MM-DD` (midnight UTC).
 pub fn parse_date(value: &str) -> Option<OffsetDateTime> {
     let value = value.trim();
     if let Ok(t) = OffsetDateTime::parse(value, &Rfc3339) {
         return Some(t);
     }
+    if let Ok(t) = OffsetDateTime::parse(value, &Rfc2822) {
+        return Some(t);
+    }
+    if let Ok(t) = OffsetDateTime::parse(value, &Iso8601::DEFAULT) {
+        return Some(t);
+    }
+    let naive = value.replacen(' ', "T", 1);
+    if let Ok(t) = time::PrimitiveDateTime::parse(&naive, &Iso8601::DEFAULT) {
+        return Some(t.assume_utc());
+    }
     let format = time::macros::format_description!("[year]-[month]-[day]");
     time::Date::parse(value, &format)
         .ok()
         .map(|d| d.midnight().assume_utc())
+}
+
+/// A language tag reduced to its lower-case primary subtag: `en-US` and `EN_gb` are `en`.
+pub fn normalise_language(tag: &str) -> String {
+    tag.trim()
+        .split(['-', '_'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
 }
 
 /// The article id: the first 128 bits of SHA-256 over the body with white space runs

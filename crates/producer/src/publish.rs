@@ -11,7 +11,10 @@ use time::OffsetDateTime;
 use tracing::{debug, warn};
 
 use crate::article::{Article, ArticleError, Limits, article_id};
-use crate::split::split_sentences;
+use crate::dateline::dateline;
+use crate::dates::event_date;
+use crate::lang::detect_language;
+use crate::split::{is_credit_line, split_sentences};
 
 /// Publish acknowledgements awaited at most this far behind the newest publish.
 const ACK_WINDOW: usize = 256;
@@ -27,12 +30,59 @@ pub enum ProducerError {
         "publishing event {event_id} failed: {reason}; events of this article already acknowledged are kept, publish it again to complete it (duplicates are dropped)"
     )]
     Publish { event_id: String, reason: String },
+    #[error("{reason}")]
+    Seen { reason: String },
+    #[error("feed {url}: {reason}")]
+    Feed { url: String, reason: String },
+    #[error("invalid producer configuration: {0}")]
+    Config(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot watch the inbox {path}: {reason}")]
+    Watch {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl ProducerError {
+    /// A failure of the broker (not of the input): worth retrying later.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Nats(_) | Self::Publish { .. } | Self::Seen { .. }
+        )
+    }
+
+    /// NATS could not be reached at start-up.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Nats(NatsError::Connect { .. }))
+    }
+
+    pub fn is_invalid_config(&self) -> bool {
+        matches!(
+            self,
+            Self::Config(_)
+                | Self::Bind { .. }
+                | Self::Nats(NatsError::Url { .. } | NatsError::Prefix(_))
+        )
+    }
 }
 
 /// What publishing one article did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Published {
     pub article_id: String,
+    /// Title of the (first) article, when known.
+    pub title: Option<String>,
     /// Events the stream stored.
     pub published: usize,
     /// Events the stream already had (same `Nats-Msg-Id` within its duplicate window).
@@ -40,31 +90,76 @@ pub struct Published {
 }
 
 /// Splits an article into its raw sentence events: pure, no I/O.
+///
+/// Beyond splitting, this is where an article's metadata is completed from its text: a
+/// dateline ("SEOUL, June 21 (Yonhap) --") is cut from the first sentence and gives the outlet
+/// and, when the article has none, the publication date; the language is detected when
+/// undeclared; credit lines (bylines, "Reporting by", copyright) are not events and are
+/// skipped; and each sentence that names a day ("on Thursday") carries it as `event_date`,
+/// resolved against the publication date.
 pub fn sentence_events(
     article: &Article,
     ingested_at: OffsetDateTime,
 ) -> Result<Vec<RawEvent>, ArticleError> {
-    let spans = split_sentences(&article.body);
+    let body = article.body.as_str();
+    let mut meta = article.meta.clone();
+    let mut spans = split_sentences(body);
+    // A dateline opens the story, which may follow a headline and a byline.
+    if let Some((span, line)) = spans
+        .iter_mut()
+        .take(4)
+        .find_map(|span| dateline(&body[span.start..span.end]).map(|line| (span, line)))
+    {
+        span.start += line.end;
+        if meta.source.is_none() {
+            meta.source = line.source;
+        }
+        if meta.published_at.is_none() {
+            meta.published_at = line
+                .month_day
+                .and_then(|(month, day)| nearest_past_date(month, day, ingested_at.date()))
+                .map(|date| date.midnight().assume_utc());
+        }
+    }
+    spans.retain(|span| span.end > span.start && !is_credit_line(&body[span.start..span.end]));
     if spans.is_empty() {
         return Err(ArticleError::NoSentences);
     }
-    let id = article_id(&article.body);
+    if meta.language.is_none() {
+        meta.language = detect_language(body);
+    }
+    let anchor = meta.published_at.map(OffsetDateTime::date);
+    let id = article_id(body);
     let count = u32::try_from(spans.len()).map_err(|_| ArticleError::NoSentences)?;
     Ok(spans
         .into_iter()
         .zip(0u32..)
-        .map(|(span, index)| RawEvent {
-            schema: SCHEMA_VERSION,
-            event_id: RawEvent::make_id(&id, index),
-            article_id: id.clone(),
-            sentence_index: index,
-            sentence_count: count,
-            text: article.body[span.start..span.end].to_owned(),
-            span,
-            article: article.meta.clone(),
-            ingested_at,
+        .map(|(span, index)| {
+            let text = &body[span.start..span.end];
+            RawEvent {
+                schema: SCHEMA_VERSION,
+                event_id: RawEvent::make_id(&id, index),
+                article_id: id.clone(),
+                sentence_index: index,
+                sentence_count: count,
+                text: text.to_owned(),
+                span,
+                article: meta.clone(),
+                event_date: anchor.and_then(|day| event_date(text, day)).map(|d| d.date),
+                ingested_at,
+            }
         })
         .collect())
+}
+
+/// The date of `month` `day` in the year that puts it nearest before `today` (a dateline of
+/// "Dec. 30" read on January 2 is last year's); tomorrow's date is allowed for time zones.
+fn nearest_past_date(month: time::Month, day: u8, today: time::Date) -> Option<time::Date> {
+    let this_year = time::Date::from_calendar_date(today.year(), month, day).ok();
+    match this_year {
+        Some(date) if date <= today + time::Duration::days(1) => Some(date),
+        _ => time::Date::from_calendar_date(today.year() - 1, month, day).ok(),
+    }
 }
 
 /// How the producer retries publishes the stream did not acknowledge (a broker restarting,
@@ -118,6 +213,15 @@ impl Publisher {
         })
     }
 
+    /// The JetStream context the publisher uses.
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.js
+    }
+
+    pub fn subjects(&self) -> &Subjects {
+        &self.subjects
+    }
+
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
@@ -161,6 +265,7 @@ impl Publisher {
         }
         let mut result = Published {
             article_id: first.article_id.clone(),
+            title: first.article.title.clone(),
             published: 0,
             duplicates: 0,
         };

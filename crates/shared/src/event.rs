@@ -7,7 +7,7 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 
 /// Version of the event schema this build writes and the newest it reads.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -54,7 +54,13 @@ pub struct ArticleMeta {
     )]
     #[schemars(with = "Option<String>")]
     pub published_at: Option<OffsetDateTime>,
+    /// Language of the article, as declared by its source (`en`) or detected (ISO 639-1 where
+    /// one exists, else ISO 639-3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
+
+time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
 
 /// One sentence of an article, with its provenance: the payload of `<prefix>.raw.*`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -74,6 +80,15 @@ pub struct RawEvent {
     /// Where the sentence sits in the article body (UTF-8 byte offsets).
     pub span: Span,
     pub article: ArticleMeta,
+    /// The day the sentence's event took place, when the sentence names one ("on Thursday",
+    /// "on June 9"), resolved against the article's publication date (`YYYY-MM-DD`).
+    #[serde(
+        default,
+        with = "iso_date::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub event_date: Option<Date>,
     /// When the producer read the article (RFC 3339).
     #[serde(with = "time::serde::rfc3339")]
     #[schemars(with = "String")]
@@ -231,6 +246,14 @@ pub struct TaggedEvent {
     pub text: String,
     pub span: Span,
     pub article: ArticleMeta,
+    /// The day of the event, when the sentence names one (see [`RawEvent::event_date`]).
+    #[serde(
+        default,
+        with = "iso_date::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub event_date: Option<Date>,
     #[serde(with = "time::serde::rfc3339")]
     #[schemars(with = "String")]
     pub ingested_at: OffsetDateTime,
@@ -262,6 +285,7 @@ impl TaggedEvent {
             text: raw.text.clone(),
             span: raw.span,
             article: raw.article.clone(),
+            event_date: raw.event_date,
             ingested_at: raw.ingested_at,
             category: CATEGORY_NONE.to_owned(),
             actors: Vec::new(),
@@ -357,6 +381,7 @@ mod tests {
             text: "Seoul protested.".into(),
             span: Span::new(0, 16),
             article: ArticleMeta::default(),
+            event_date: None,
             ingested_at: OffsetDateTime::UNIX_EPOCH,
         }
     }
@@ -365,6 +390,13 @@ mod tests {
     fn raw_event_round_trips() {
         let event = raw();
         assert_eq!(RawEvent::decode(&event.encode()).expect("decodes"), event);
+        let dated = RawEvent {
+            event_date: Some(time::macros::date!(2024 - 06 - 20)),
+            ..raw()
+        };
+        let json = String::from_utf8(dated.encode()).expect("utf-8");
+        assert!(json.contains(r#""event_date":"2024-06-20""#), "{json}");
+        assert_eq!(RawEvent::decode(json.as_bytes()).expect("decodes"), dated);
     }
 
     #[test]

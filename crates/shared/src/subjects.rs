@@ -7,6 +7,9 @@
 //! | `NEWS_RAW`    | `news.raw.<source>`                   | producer            |
 //! | `NEWS_TAGGED` | `news.tagged.<category>.<actor>`      | classifier          |
 //! | `NEWS_DLQ`    | `news.dlq.<stage>`                    | classifier, sink    |
+//!
+//! and the key-value bucket `NEWS_SEEN` (stream `KV_NEWS_SEEN`), where producers record the
+//! inbox files and feed items they have published.
 
 /// The names of everything a deployment shares on NATS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +57,11 @@ impl Subjects {
 
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// The key-value bucket of inputs producers have already published.
+    pub fn seen_bucket(&self) -> String {
+        format!("{}_SEEN", self.stream_base)
     }
 
     pub fn raw_stream(&self) -> String {

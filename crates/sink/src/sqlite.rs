@@ -422,6 +422,7 @@ mod tests {
                 ),
                 ..ArticleMeta::default()
             },
+            event_date: None,
             ingested_at: OffsetDateTime::UNIX_EPOCH,
             category: root.map_or("none", |r| r.1).into(),
             actors: actors

@@ -12,12 +12,20 @@ use anyhow::Result;
 use newswire_shared::nats::NatsArgs;
 use newswire_shared::shutdown;
 
-use crate::cli::{Command, ConsumerArgs, DictCommand, SchemaKind};
+use crate::cli::{
+    Command, ConsumerArgs, DictCommand, ProducerCommand, ProducerServeArgs, SchemaKind,
+};
 use crate::errors::{DataError, Unavailable, UsageError};
 
 pub async fn run(command: Command) -> Result<()> {
     match command {
         Command::Publish(args) => publish::run(args).await,
+        Command::Producer(ProducerCommand::Serve(args)) => {
+            let config = producer_config(args)?;
+            newswire_producer::run(config, shutdown::signal())
+                .await
+                .map_err(|e| stage_error(e.is_unavailable(), e.is_invalid_config(), e))
+        }
         Command::Classifier(args) => {
             let mut config = newswire_classifier::ClassifierConfig::new(checked(args.nats)?);
             config.dict_dir = args.dict.dict_dir;
@@ -114,6 +122,30 @@ pub async fn run(command: Command) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn producer_config(args: ProducerServeArgs) -> Result<newswire_producer::ProducerConfig> {
+    use std::time::Duration;
+    let mut config = newswire_producer::ProducerConfig::new(checked(args.nats)?);
+    config.limits = args.limits.limits();
+    config.http = args.listen.map(|listen| newswire_producer::HttpConfig {
+        listen,
+        token: args.token.filter(|t| !t.is_empty()),
+    });
+    config.inbox = args.inbox.map(|dir| {
+        let mut inbox = newswire_producer::inbox::InboxConfig::new(dir);
+        inbox.rescan = Duration::from_secs(args.inbox_rescan_secs.max(1));
+        inbox
+    });
+    if !args.feeds.is_empty() {
+        let mut feeds = newswire_producer::feeds::FeedConfig::new(args.feeds);
+        feeds.interval = Duration::from_secs(args.feed_interval_secs);
+        feeds.timeout = Duration::from_secs(args.feed_timeout_secs);
+        feeds.fetch_pages = !args.no_fetch_pages;
+        config.feeds = Some(feeds);
+    }
+    config.seen_retention = Duration::from_secs(args.seen_days.max(1) * 24 * 3600);
+    Ok(config)
 }
 
 /// NATS arguments with the prefix checked, as a usage error when invalid.

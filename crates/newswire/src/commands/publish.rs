@@ -1,29 +1,48 @@
-//! `newswire publish`: read and check every input first, then publish; a refused input
-//! publishes nothing.
+//! `newswire publish`: files, folders (recursively), globs and standard input, in any input
+//! format. Every input is checked before the first publish; a refused input publishes nothing
+//! unless `--keep-going` is given, which publishes the rest and reports the refused ones.
 
-use std::io::Read;
-use std::path::Path;
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use newswire_producer::{
-    Article, InputFormat, Limits, ProducerError, Published, Publisher, check_limits, parse_input,
-    sentence_events,
-};
-use newswire_shared::RawEvent;
+use indicatif::{ProgressBar, ProgressStyle};
+use newswire_producer::{InputFormat, Limits, ProducerError, Published, Publisher, prepare_input};
 use newswire_shared::nats::NatsArgs;
+use newswire_shared::{ArticleMeta, RawEvent};
 use time::OffsetDateTime;
 use tracing::info;
 
 use crate::cli::{InputFormatArg, PublishArgs};
 use crate::errors::{DataError, Unavailable, UsageError};
 
-/// Metadata given on the command line, applied to articles that lack it.
+/// Events published in one pipelined run of acknowledgements.
+const PUBLISH_BATCH: usize = 2048;
+
+/// One thing to read: a file, or standard input (read once and kept).
+#[derive(Debug)]
+enum Input {
+    File(PathBuf),
+    Stdin(Vec<u8>),
+}
+
+impl Input {
+    fn name(&self) -> String {
+        match self {
+            Self::File(path) => path.display().to_string(),
+            Self::Stdin(_) => "standard input".to_owned(),
+        }
+    }
+}
+
+/// What a whole `publish` run did.
 #[derive(Debug, Default)]
-pub struct Defaults {
-    pub source: Option<String>,
-    pub title: Option<String>,
-    pub url: Option<String>,
-    pub published_at: Option<OffsetDateTime>,
+pub struct Totals {
+    pub inputs: usize,
+    pub articles: usize,
+    pub published: usize,
+    pub duplicates: usize,
+    pub refused: Vec<(String, String)>,
 }
 
 pub async fn run(args: PublishArgs) -> Result<()> {
@@ -41,93 +60,234 @@ pub async fn run(args: PublishArgs) -> Result<()> {
             })
         })
         .transpose()?;
-    let defaults = Defaults {
+    let defaults = ArticleMeta {
         source: args.source,
         title: args.title,
         url: args.url,
         published_at,
+        language: args
+            .language
+            .as_deref()
+            .map(newswire_producer::article::normalise_language),
     };
     let format = match args.format {
-        InputFormatArg::Auto => InputFormat::Auto,
-        InputFormatArg::Text => InputFormat::Text,
-        InputFormatArg::Json => InputFormat::Json,
+        InputFormatArg::Auto => None,
+        InputFormatArg::Text => Some(InputFormat::Text),
+        InputFormatArg::Json => Some(InputFormat::Json),
+        InputFormatArg::Html => Some(InputFormat::Html),
+        InputFormatArg::Markdown => Some(InputFormat::Markdown),
     };
-    let limits = Limits {
-        max_article_bytes: args.max_article_bytes,
-        max_sentence_bytes: args.max_sentence_bytes,
-    };
-    let articles = prepare(&args.inputs, format, &limits, &defaults)?;
-    let totals = publish_all(&args.nats, &articles, &limits).await?;
+    let limits = args.limits.limits();
+    let inputs = expand(&args.inputs, &limits)?;
+    let totals = publish_inputs(
+        &args.nats,
+        &inputs,
+        format,
+        &limits,
+        &defaults,
+        args.keep_going,
+    )
+    .await?;
     println!(
         "published {} events from {} articles ({} duplicates skipped)",
-        totals.published,
-        articles.len(),
-        totals.duplicates
+        totals.published, totals.articles, totals.duplicates
     );
+    if !totals.refused.is_empty() {
+        for (name, reason) in &totals.refused {
+            eprintln!("refused {name}: {reason}");
+        }
+        return Err(DataError(format!(
+            "{} of {} inputs refused",
+            totals.refused.len(),
+            totals.inputs
+        ))
+        .into());
+    }
     Ok(())
 }
 
-/// Reads, parses and splits every input; the first refusal aborts before anything is published.
-pub fn prepare(
-    inputs: &[impl AsRef<Path>],
-    format: InputFormat,
-    limits: &Limits,
-    defaults: &Defaults,
-) -> Result<Vec<Vec<RawEvent>>> {
-    let now = OffsetDateTime::now_utc();
-    let mut prepared = Vec::new();
-    for input in inputs {
-        let input = input.as_ref();
-        let name = input.display().to_string();
-        let bytes = if name == "-" {
+/// Files named, folders walked (hidden entries skipped, files sorted), globs matched, `-` read.
+fn expand(patterns: &[PathBuf], limits: &Limits) -> Result<Vec<Input>> {
+    let mut inputs = Vec::new();
+    let mut stdin_read = false;
+    for pattern in patterns {
+        let text = pattern.to_string_lossy();
+        if text == "-" {
+            if stdin_read {
+                return Err(UsageError("`-` (standard input) given twice".into()).into());
+            }
+            stdin_read = true;
             let mut buffer = Vec::new();
             std::io::stdin()
                 .take(limits.max_article_bytes as u64 + 1)
                 .read_to_end(&mut buffer)
                 .map_err(|e| DataError(format!("cannot read standard input: {e}")))?;
-            buffer
-        } else {
-            std::fs::read(input).map_err(|e| DataError(format!("cannot read {name}: {e}")))?
-        };
-        let articles = parse_input(&bytes, format, limits)
-            .map_err(|e| DataError(format!("refused {name}: {e}")))?;
-        for mut article in articles {
-            apply_defaults(&mut article, defaults);
-            let events = sentence_events(&article, now)
-                .and_then(|events| {
-                    check_limits(&events, limits.max_sentence_bytes).map(|()| events)
+            inputs.push(Input::Stdin(buffer));
+        } else if pattern.is_dir() {
+            let mut files = Vec::new();
+            for entry in walkdir::WalkDir::new(pattern)
+                .follow_links(true)
+                .into_iter()
+                .filter_entry(|e| {
+                    e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.')
                 })
-                .map_err(|e| DataError(format!("refused {name}: {e}")))?;
-            prepared.push(events);
+            {
+                let entry = entry.map_err(|e| DataError(format!("cannot read {text}: {e}")))?;
+                if entry.file_type().is_file() {
+                    files.push(entry.into_path());
+                }
+            }
+            files.sort();
+            inputs.extend(files.into_iter().map(Input::File));
+        } else if !pattern.exists() && text.contains(['*', '?', '[']) {
+            let matches = glob::glob(&text)
+                .map_err(|e| UsageError(format!("invalid pattern {text:?}: {e}")))?;
+            let mut files = Vec::new();
+            for path in matches {
+                let path = path.map_err(|e| DataError(format!("cannot read {text}: {e}")))?;
+                if path.is_file() {
+                    files.push(path);
+                }
+            }
+            if files.is_empty() {
+                return Err(DataError(format!("no file matches {text:?}")).into());
+            }
+            inputs.extend(files.into_iter().map(Input::File));
+        } else {
+            inputs.push(Input::File(pattern.clone()));
         }
     }
-    Ok(prepared)
+    Ok(inputs)
 }
 
-fn apply_defaults(article: &mut Article, defaults: &Defaults) {
-    let meta = &mut article.meta;
-    if meta.source.is_none() {
-        meta.source.clone_from(&defaults.source);
-    }
-    if meta.title.is_none() {
-        meta.title.clone_from(&defaults.title);
-    }
-    if meta.url.is_none() {
-        meta.url.clone_from(&defaults.url);
-    }
-    if meta.published_at.is_none() {
-        meta.published_at = defaults.published_at;
-    }
-}
-
-/// Publishes prepared articles, summing what the stream stored and dropped as duplicates.
-pub async fn publish_all(
-    nats: &NatsArgs,
-    articles: &[Vec<RawEvent>],
+/// Reads and prepares one input; the error is the reason it is refused.
+fn prepare_one(
+    input: &Input,
+    format: Option<InputFormat>,
     limits: &Limits,
-) -> Result<Published> {
+    defaults: &ArticleMeta,
+    now: OffsetDateTime,
+) -> Result<Vec<Vec<RawEvent>>, String> {
+    let (bytes, format) = match input {
+        Input::Stdin(bytes) => (
+            std::borrow::Cow::Borrowed(bytes.as_slice()),
+            format.unwrap_or_default(),
+        ),
+        Input::File(path) => (
+            std::borrow::Cow::Owned(read_limited(path, limits.max_article_bytes)?),
+            format.unwrap_or_else(|| InputFormat::from_path(path)),
+        ),
+    };
+    prepare_input(&bytes, format, limits, defaults, now).map_err(|e| e.to_string())
+}
+
+fn read_limited(path: &Path, max: usize) -> Result<Vec<u8>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(max as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    Ok(bytes)
+}
+
+fn progress(len: usize, what: &'static str) -> ProgressBar {
+    // Only worth drawing for batches that take a while, and only for a person watching.
+    if len < 20 || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} files ({per_sec}, {eta})")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what);
+    bar
+}
+
+/// Checks every input, then publishes those accepted in pipelined batches.
+async fn publish_inputs(
+    nats: &NatsArgs,
+    inputs: &[Input],
+    format: Option<InputFormat>,
+    limits: &Limits,
+    defaults: &ArticleMeta,
+    keep_going: bool,
+) -> Result<Totals> {
+    let now = OffsetDateTime::now_utc();
+    let mut totals = Totals {
+        inputs: inputs.len(),
+        ..Totals::default()
+    };
+    // First pass: check everything, keeping nothing but the verdicts, so a large folder is
+    // never held in memory.
+    let bar = progress(inputs.len(), "checking");
+    let mut accepted = vec![true; inputs.len()];
+    for (input, ok) in inputs.iter().zip(accepted.iter_mut()) {
+        if let Err(reason) = prepare_one(input, format, limits, defaults, now) {
+            *ok = false;
+            totals.refused.push((input.name(), reason));
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if !totals.refused.is_empty() && !keep_going {
+        let (name, reason) = &totals.refused[0];
+        let more = match totals.refused.len() {
+            1 => String::new(),
+            n => format!(" (and {} more inputs)", n - 1),
+        };
+        return Err(DataError(format!(
+            "refused {name}: {reason}{more}; nothing was published"
+        ))
+        .into());
+    }
+    if accepted.iter().all(|ok| !ok) {
+        return Ok(totals);
+    }
+    let publisher = connect(nats, limits).await?;
+    let bar = progress(inputs.len(), "publishing");
+    let mut batch: Vec<RawEvent> = Vec::new();
+    for (input, ok) in inputs.iter().zip(&accepted) {
+        if *ok {
+            // Read again: the first pass kept nothing. A file changed in between is refused.
+            match prepare_one(input, format, limits, defaults, now) {
+                Ok(articles) => {
+                    totals.articles += articles.len();
+                    batch.extend(articles.into_iter().flatten());
+                }
+                Err(reason) => totals.refused.push((input.name(), reason)),
+            }
+            if batch.len() >= PUBLISH_BATCH {
+                add(&mut totals, publish_batch(&publisher, &batch).await?);
+                batch.clear();
+            }
+        }
+        bar.inc(1);
+    }
+    if !batch.is_empty() {
+        add(&mut totals, publish_batch(&publisher, &batch).await?);
+    }
+    bar.finish_and_clear();
+    info!(
+        inputs = totals.inputs,
+        articles = totals.articles,
+        published = totals.published,
+        duplicates = totals.duplicates,
+        refused = totals.refused.len(),
+        "articles published"
+    );
+    Ok(totals)
+}
+
+fn add(totals: &mut Totals, published: Published) {
+    totals.published += published.published;
+    totals.duplicates += published.duplicates;
+}
+
+async fn connect(nats: &NatsArgs, limits: &Limits) -> Result<Publisher> {
     nats.subjects().map_err(|e| UsageError(e.to_string()))?;
-    let publisher = Publisher::connect(nats)
+    Ok(Publisher::connect(nats)
         .await
         .map_err(|e| match e {
             ProducerError::Nats(newswire_shared::nats::NatsError::Connect { .. }) => {
@@ -135,18 +295,30 @@ pub async fn publish_all(
             }
             e => anyhow::Error::new(e),
         })?
-        .with_limits(limits);
-    // One pipelined stream of publishes over every article: acks are not awaited per article.
-    let all: Vec<RawEvent> = articles.iter().flatten().cloned().collect();
-    let totals = publisher.publish_events(&all).await.map_err(|e| match e {
+        .with_limits(limits))
+}
+
+async fn publish_batch(publisher: &Publisher, events: &[RawEvent]) -> Result<Published> {
+    publisher.publish_events(events).await.map_err(|e| match e {
         ProducerError::Input(e) => anyhow::Error::new(DataError(e.to_string())),
         e => anyhow::Error::new(e),
-    })?;
-    info!(
-        articles = articles.len(),
-        published = totals.published,
-        duplicates = totals.duplicates,
-        "articles published"
-    );
-    Ok(totals)
+    })
+}
+
+/// Publishes already prepared articles (the demo's), summing what the stream did.
+pub async fn publish_prepared(
+    nats: &NatsArgs,
+    articles: &[Vec<RawEvent>],
+    limits: &Limits,
+) -> Result<Published> {
+    let publisher = connect(nats, limits).await?;
+    let all: Vec<RawEvent> = articles.iter().flatten().cloned().collect();
+    publish_batch(&publisher, &all).await
+}
+
+/// Publishes files (as `publish` does, all or nothing) for `newswire up --publish`.
+pub async fn publish_files(nats: &NatsArgs, files: &[PathBuf]) -> Result<Totals> {
+    let limits = Limits::default();
+    let inputs = expand(files, &limits)?;
+    publish_inputs(nats, &inputs, None, &limits, &ArticleMeta::default(), false).await
 }

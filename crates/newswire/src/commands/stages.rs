@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use super::publish::{Defaults, prepare, publish_all};
+use super::publish::{publish_files, publish_prepared};
 use super::query::{load, write_table};
 use crate::cli::{DemoArgs, UpArgs};
 use crate::errors::{Unavailable, UsageError};
@@ -138,14 +138,7 @@ pub async fn up(args: UpArgs) -> Result<()> {
     let nats = with_url(&args.nats, server.as_ref());
     let mut stages = start_stages(&nats, &args.store.store, args.dict.dict_dir.clone());
     if !args.publish.is_empty() {
-        let limits = newswire_producer::Limits::default();
-        let articles = prepare(
-            &args.publish,
-            newswire_producer::InputFormat::Auto,
-            &limits,
-            &Defaults::default(),
-        )?;
-        let totals = publish_all(&nats, &articles, &limits).await?;
+        let totals = publish_files(&nats, &args.publish).await?;
         info!(
             published = totals.published,
             duplicates = totals.duplicates,
@@ -195,7 +188,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
     let events = sentence_events(&article, OffsetDateTime::now_utc())?;
     let article_id = events[0].article_id.clone();
     let expected = events.len();
-    let totals = publish_all(&nats, &[events], &newswire_producer::Limits::default()).await?;
+    let totals = publish_prepared(&nats, &[events], &newswire_producer::Limits::default()).await?;
     eprintln!(
         "published {} sentence events of article {article_id} ({} already in the stream)",
         totals.published, totals.duplicates

@@ -72,6 +72,85 @@ async fn publish_refuses_bad_input_and_publishes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_walks_folders_and_globs_and_keeps_going_past_refused_files() {
+    let nats = TestNats::start().await;
+    let prefix = unique_prefix();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("articles");
+    std::fs::create_dir_all(root.join("asia")).expect("folders");
+    std::fs::create_dir_all(root.join(".drafts")).expect("folders");
+    std::fs::write(root.join("one.txt"), "Seoul protested. Moscow replied.").expect("writes");
+    std::fs::write(
+        root.join("asia").join("two.md"),
+        "---\ntitle: Tokyo pledges aid\nsource: kyodo\n---\n# Tokyo pledges aid\n\nJapan pledged humanitarian aid to Ukraine.\n",
+    )
+    .expect("writes");
+    std::fs::write(
+        root.join("asia").join("three.html"),
+        "<html><body><article><p>Vietnam hosted the Russian president.</p></article></body></html>",
+    )
+    .expect("writes");
+    std::fs::write(
+        root.join(".drafts").join("draft.txt"),
+        "Not for publishing.",
+    )
+    .expect("writes");
+    std::fs::write(root.join("broken.txt"), b"Seoul\0protested").expect("writes");
+    let raw_stream = newswire_shared::Subjects::new(&prefix)
+        .expect("prefix")
+        .raw_stream();
+    let js = nats.jetstream().await;
+    let publish = |extra: &[&str]| {
+        let mut c = newswire(&prefix);
+        c.arg("publish")
+            .arg(&root)
+            .args(extra)
+            .arg("--nats-url")
+            .arg(nats.url());
+        c
+    };
+
+    // All or nothing by default: the broken file refuses the run.
+    let out = output(&mut publish(&[])).await;
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("broken.txt") && stderr(&out).contains("nothing was published"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stream_messages(&js, &raw_stream).await, 0);
+
+    // --keep-going: everything else is published (not the hidden folder), the refusal reported.
+    let out = output(&mut publish(&["--keep-going"])).await;
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    // one.txt: 2 sentences; two.md: the headline and 1 sentence; three.html: 1 sentence.
+    assert_eq!(
+        stdout(&out),
+        "published 5 events from 3 articles (0 duplicates skipped)\n"
+    );
+    assert!(
+        stderr(&out).contains("refused") && stderr(&out).contains("looks binary"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stream_messages(&js, &raw_stream).await, 5);
+
+    // A quoted glob.
+    let pattern = format!("{}/asia/*.md", root.display());
+    let out = output(
+        newswire(&prefix)
+            .args(["publish", &pattern, "--nats-url"])
+            .arg(nats.url()),
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "published 0 events from 1 articles (2 duplicates skipped)\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_summarises_and_skips_duplicates() {
     let nats = TestNats::start().await;
     let prefix = unique_prefix();

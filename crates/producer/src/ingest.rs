@@ -1,0 +1,92 @@
+//! The one path every input takes, whatever brought it (command line, HTTP, inbox, feed):
+//! parse, fill in metadata, split, check limits, publish.
+
+use newswire_shared::{ArticleMeta, RawEvent};
+use time::OffsetDateTime;
+
+use crate::article::{Article, ArticleError, InputFormat, Limits, parse_input};
+use crate::publish::{ProducerError, Published, Publisher, check_limits, sentence_events};
+
+/// Parses one input and turns each of its articles into sentence events, filling metadata the
+/// article lacks from `defaults`. Pure: the first refusal refuses the whole input, and nothing
+/// is published.
+pub fn prepare_input(
+    bytes: &[u8],
+    format: InputFormat,
+    limits: &Limits,
+    defaults: &ArticleMeta,
+    now: OffsetDateTime,
+) -> Result<Vec<Vec<RawEvent>>, ArticleError> {
+    let articles = parse_input(bytes, format, limits)?;
+    articles
+        .into_iter()
+        .map(|mut article| {
+            fill_meta(&mut article, defaults);
+            let events = sentence_events(&article, now)?;
+            check_limits(&events, limits.max_sentence_bytes)?;
+            Ok(events)
+        })
+        .collect()
+}
+
+/// Gives `article` whatever metadata it lacks and `defaults` has.
+pub fn fill_meta(article: &mut Article, defaults: &ArticleMeta) {
+    let meta = &mut article.meta;
+    if meta.source.is_none() {
+        meta.source.clone_from(&defaults.source);
+    }
+    if meta.title.is_none() {
+        meta.title.clone_from(&defaults.title);
+    }
+    if meta.url.is_none() {
+        meta.url.clone_from(&defaults.url);
+    }
+    if meta.published_at.is_none() {
+        meta.published_at = defaults.published_at;
+    }
+    if meta.language.is_none() {
+        meta.language.clone_from(&defaults.language);
+    }
+}
+
+/// Prepares and publishes inputs, one article after another.
+#[derive(Debug, Clone)]
+pub struct Ingestor {
+    publisher: Publisher,
+    limits: Limits,
+}
+
+impl Ingestor {
+    pub fn new(publisher: Publisher, limits: Limits) -> Self {
+        Self {
+            publisher: publisher.with_limits(&limits),
+            limits,
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Prepares the whole input first (a refused input publishes nothing), then publishes its
+    /// articles; returns what the stream did with each.
+    pub async fn ingest(
+        &self,
+        bytes: &[u8],
+        format: InputFormat,
+        defaults: &ArticleMeta,
+    ) -> Result<Vec<Published>, ProducerError> {
+        let articles = prepare_input(
+            bytes,
+            format,
+            &self.limits,
+            defaults,
+            OffsetDateTime::now_utc(),
+        )?;
+        let mut receipts = Vec::with_capacity(articles.len());
+        for events in &articles {
+            receipts.push(self.publisher.publish_events(events).await?);
+        }
+        Ok(receipts)
+    }
+}

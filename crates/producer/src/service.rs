@@ -1,0 +1,182 @@
+//! The producer service: articles from HTTP, an inbox folder and feeds, all through one
+//! [`Ingestor`], until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use newswire_shared::nats::{NatsArgs, NatsError};
+use newswire_shared::shutdown;
+use tracing::info;
+
+use crate::article::Limits;
+use crate::feeds::{FeedConfig, FeedPoller};
+use crate::http::{HttpState, router};
+use crate::inbox::{self, InboxConfig};
+use crate::ingest::Ingestor;
+use crate::publish::{ProducerError, Publisher};
+use crate::seen::{DEFAULT_RETENTION, Seen};
+
+pub const STAGE: &str = "producer";
+
+/// The HTTP endpoint's settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+    /// Bearer token required on `POST /articles`, when set.
+    pub token: Option<String>,
+}
+
+/// Configuration of the producer service: at least one input must be on.
+#[derive(Debug, Clone)]
+pub struct ProducerConfig {
+    pub nats: NatsArgs,
+    pub limits: Limits,
+    pub http: Option<HttpConfig>,
+    pub inbox: Option<InboxConfig>,
+    pub feeds: Option<FeedConfig>,
+    /// How long the `SEEN` bucket remembers inbox files and feed items.
+    pub seen_retention: Duration,
+}
+
+impl ProducerConfig {
+    pub fn new(nats: NatsArgs) -> Self {
+        Self {
+            nats,
+            limits: Limits::default(),
+            http: None,
+            inbox: None,
+            feeds: None,
+            seen_retention: DEFAULT_RETENTION,
+        }
+    }
+
+    fn validate(&self) -> Result<(), ProducerError> {
+        if self.http.is_none()
+            && self.inbox.is_none()
+            && self.feeds.as_ref().is_none_or(|f| f.urls.is_empty())
+        {
+            return Err(ProducerError::Config(
+                "no input: give --listen, --inbox or --feed".into(),
+            ));
+        }
+        if let Some(feeds) = &self.feeds
+            && (feeds.interval.is_zero() || feeds.timeout.is_zero())
+        {
+            return Err(ProducerError::Config(
+                "the feed interval and timeout must be positive".into(),
+            ));
+        }
+        if let Some(inbox) = &self.inbox
+            && !inbox.dir.is_dir()
+        {
+            return Err(ProducerError::Config(format!(
+                "inbox {} is not a directory",
+                inbox.dir.display()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Runs the producer's inputs until `shutdown` resolves, then stops taking new work, lets the
+/// article in hand finish publishing, and returns.
+pub async fn run(
+    config: ProducerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ProducerError> {
+    config.validate()?;
+    let client = newswire_shared::nats::connect(&config.nats, STAGE).await?;
+    let subjects = config.nats.subjects().map_err(NatsError::from)?;
+    let js = jetstream::new(client);
+    let publisher =
+        Publisher::new(js.clone(), subjects.clone(), &config.nats.stream_settings()).await?;
+    let ingestor = Ingestor::new(publisher, config.limits);
+    let seen = if config.inbox.is_some() || config.feeds.is_some() {
+        Some(
+            Seen::open(
+                &js,
+                &subjects.seen_bucket(),
+                usize::from(config.nats.replicas),
+                config.seen_retention,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    let (trigger, stop) = shutdown::channel();
+    tokio::spawn(async move {
+        shutdown.await;
+        trigger.trigger();
+    });
+
+    let mut tasks = tokio::task::JoinSet::new();
+    if let Some(http) = &config.http {
+        let listener = tokio::net::TcpListener::bind(http.listen)
+            .await
+            .map_err(|source| ProducerError::Bind {
+                addr: http.listen,
+                source,
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| ProducerError::Bind {
+                addr: http.listen,
+                source,
+            })?;
+        let app = router(Arc::new(HttpState {
+            ingestor: ingestor.clone(),
+            token: http.token.clone(),
+        }));
+        let stop = stop.clone();
+        info!(stage = STAGE, input = "http", %addr, auth = http.token.is_some(), "accepting articles on POST /articles");
+        tasks.spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.wait())
+                .await
+                .map_err(|source| ProducerError::Bind { addr, source })
+        });
+    }
+    if let (Some(inbox_config), Some(seen)) = (config.inbox.clone(), seen.clone()) {
+        tasks.spawn(inbox::watch(
+            inbox_config,
+            ingestor.clone(),
+            seen,
+            stop.clone(),
+        ));
+    }
+    if let (Some(feeds), Some(seen)) = (config.feeds.clone(), seen)
+        && !feeds.urls.is_empty()
+    {
+        let poller = FeedPoller::new(feeds, ingestor.clone(), seen)?;
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            poller.run(stop).await;
+            Ok(())
+        });
+    }
+    let mut result = Ok(());
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                // One input failing stops the others: a half-working producer would hide it.
+                result = Err(e);
+                drop(stop);
+                tasks.abort_all();
+                break;
+            }
+            Err(e) if e.is_cancelled() => {}
+            Err(e) => {
+                result = Err(ProducerError::Config(format!("an input task failed: {e}")));
+                tasks.abort_all();
+                break;
+            }
+        }
+    }
+    info!(stage = STAGE, "producer stopped");
+    result
+}
