@@ -18,9 +18,13 @@ demo:
 up:
     cargo run --quiet -p newswire -- up --store {{store}}
 
-# Publish article files (plain text or JSON) to the raw stream.
+# Publish articles (files, folders, globs; text, Markdown, HTML or JSON) to the raw stream.
 publish +files:
     cargo run --quiet -p newswire -- publish "$@"
+
+# Run the producer service, e.g. `just producer --listen 127.0.0.1:8080 --inbox inbox/`.
+producer *args:
+    cargo run --quiet -p newswire -- producer serve "$@"
 
 # Watch tagged events live, e.g. `just tail --category threaten --actor PRK`.
 tail *args:

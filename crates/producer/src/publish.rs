@@ -348,3 +348,64 @@ pub fn check_limits(events: &[RawEvent], max_sentence_bytes: usize) -> Result<()
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use newswire_shared::ArticleMeta;
+    use time::macros::datetime;
+
+    #[test]
+    fn datelines_bylines_and_relative_dates_complete_the_events() {
+        let body = "Seoul protests pact\nBy Kim Min-ji\nSEOUL, June 21 (Yonhap) -- South Korea summoned the Russian ambassador on Thursday. The envoy will meet officials on Monday.\n(c) 2024 Yonhap News Agency. All rights reserved.";
+        let article = Article {
+            meta: ArticleMeta::default(),
+            body: body.to_owned(),
+        };
+        let events = sentence_events(&article, datetime!(2024-06-22 03:00 UTC)).expect("events");
+        let texts: Vec<&str> = events.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "Seoul protests pact",
+                "South Korea summoned the Russian ambassador on Thursday.",
+                "The envoy will meet officials on Monday."
+            ]
+        );
+        for (index, event) in events.iter().enumerate() {
+            assert_eq!(&body[event.span.start..event.span.end], event.text);
+            assert_eq!(event.sentence_index as usize, index);
+            assert_eq!(event.sentence_count, 3);
+            assert_eq!(event.article.source.as_deref(), Some("Yonhap"));
+            assert_eq!(
+                event.article.published_at.map(|t| t.date().to_string()),
+                Some("2024-06-21".to_owned())
+            );
+            assert_eq!(event.article.language.as_deref(), Some("en"));
+        }
+        let dates: Vec<Option<String>> = events
+            .iter()
+            .map(|e| e.event_date.map(|d| d.to_string()))
+            .collect();
+        assert_eq!(
+            dates,
+            [
+                None,
+                Some("2024-06-20".to_owned()),
+                Some("2024-06-24".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn an_article_of_nothing_but_credits_has_no_sentences() {
+        let article = Article {
+            meta: ArticleMeta::default(),
+            body: "By Jane Doe\nCopyright 2024 Example News. All rights reserved.".to_owned(),
+        };
+        assert!(matches!(
+            sentence_events(&article, OffsetDateTime::UNIX_EPOCH),
+            Err(ArticleError::NoSentences)
+        ));
+    }
+}

@@ -203,3 +203,48 @@ async fn a_second_signal_exits_at_once_and_the_interrupted_event_is_not_lost() {
         .expect("waits");
     assert_eq!(status.code(), Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn producer_service_takes_inbox_files_and_stops_cleanly_on_sigterm() {
+    let nats = TestNats::start().await;
+    let prefix = unique_prefix();
+    let raw_stream = newswire_shared::Subjects::new(&prefix)
+        .expect("prefix")
+        .raw_stream();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).expect("inbox");
+
+    // No input at all is a configuration error.
+    let out =
+        output(newswire(&prefix).args(["producer", "serve", "--nats-url", &nats.url()])).await;
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no input"), "{}", stderr(&out));
+
+    let port = newswire_shared::local_server::free_port().expect("port");
+    let mut producer = newswire(&prefix)
+        .args(["producer", "serve", "--nats-url", &nats.url(), "--inbox"])
+        .arg(&inbox)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .spawn()
+        .expect("producer starts");
+    std::fs::write(inbox.join("sample.txt"), SAMPLE_ARTICLE).expect("writes");
+    let done = inbox.join("done").join("sample.txt");
+    wait_for(
+        "the inbox file to be published",
+        Duration::from_secs(30),
+        || {
+            let moved = done.exists();
+            async move { moved.then_some(()) }
+        },
+    )
+    .await;
+    let js = nats.jetstream().await;
+    assert_eq!(newswire_tests::stream_messages(&js, &raw_stream).await, 19);
+    sigterm(&producer);
+    let status = tokio::time::timeout(Duration::from_secs(20), producer.wait())
+        .await
+        .expect("stops within 20s")
+        .expect("exits");
+    assert_eq!(status.code(), Some(0));
+}
