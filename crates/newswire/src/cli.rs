@@ -40,6 +40,9 @@ pub enum Command {
     Query(QueryArgs),
     /// Print tagged events live as they flow.
     Tail(TailArgs),
+    /// Show each stream's messages and each consumer's pending, unacknowledged and
+    /// redelivered counts.
+    Status(StatusArgs),
     /// Run classifier and sink in one process (starting a private nats-server if none is reachable).
     Up(UpArgs),
     /// Run the whole pipeline on the bundled sample article and print the stored events.
@@ -390,6 +393,14 @@ pub struct TailArgs {
     /// Stop after this many events.
     #[arg(long)]
     pub count: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, Args)]

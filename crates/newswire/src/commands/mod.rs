@@ -6,6 +6,7 @@ mod dlq;
 mod publish;
 mod query;
 mod stages;
+mod status;
 mod tail;
 
 use anyhow::Result;
@@ -56,6 +57,7 @@ pub async fn run(command: Command) -> Result<()> {
         }
         Command::Query(args) => query::run(args).await,
         Command::Tail(args) => tail::run(args).await,
+        Command::Status(args) => status::run(args).await,
         Command::Up(args) => stages::up(args).await,
         Command::Demo(args) => stages::demo(args).await,
         Command::Classify(args) => classify::run(args),

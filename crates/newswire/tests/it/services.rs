@@ -100,6 +100,35 @@ async fn services_stop_cleanly_on_sigterm_and_tail_shows_live_events() {
         (newswire_tests::stored_count(&store, None).await == 19).then_some(())
     })
     .await;
+    // `status` shows the streams' contents and both consumers caught up and waiting.
+    let status =
+        |line: &str| -> serde_json::Value { serde_json::from_str(line).expect("JSON line") };
+    let caught_up = wait_for(
+        "status to show both consumers caught up",
+        Duration::from_secs(20),
+        || {
+            let mut command = newswire(&prefix);
+            command.args(["status", "--format", "json", "--nats-url", &nats.url()]);
+            async move {
+                let out = output(&mut command).await;
+                assert!(out.status.success(), "{}", stderr(&out));
+                let streams: Vec<serde_json::Value> =
+                    crate::stdout(&out).lines().map(status).collect();
+                let settled = streams
+                    .iter()
+                    .flat_map(|s| s["consumers"].as_array().cloned().unwrap_or_default())
+                    .all(|c| c["pending"] == 0 && c["ack_pending"] == 0);
+                settled.then_some(streams)
+            }
+        },
+    )
+    .await;
+    assert_eq!(caught_up[0]["stream"], subjects.raw_stream());
+    assert_eq!(caught_up[0]["messages"], 19);
+    assert_eq!(caught_up[0]["consumers"][0]["consumer"], "classifier");
+    assert_eq!(caught_up[1]["messages"], 19);
+    assert_eq!(caught_up[1]["consumers"][0]["consumer"], "sink");
+    assert_eq!(caught_up[3]["exists"], false, "no producer service ran");
     for child in [&mut classifier, &mut sink] {
         sigterm(child);
         let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
