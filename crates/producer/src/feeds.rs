@@ -262,12 +262,23 @@ impl FeedPoller {
             }
             _ => None,
         };
-        let receipts = match page {
-            Some(page) => {
-                self.ingestor
-                    .ingest(&page, InputFormat::Html, &defaults)
-                    .await?
-            }
+        let from_page = match page {
+            Some(page) => match self
+                .ingestor
+                .ingest(&page, InputFormat::Html, &defaults)
+                .await
+            {
+                // A page we cannot read (no article text in it) leaves the item's own text.
+                Err(ProducerError::Input(e)) => {
+                    debug!(item = %entry.id, reason = %e, "linked page refused; publishing the item's text");
+                    None
+                }
+                other => Some(other?),
+            },
+            None => None,
+        };
+        let receipts = match from_page {
+            Some(receipts) => receipts,
             None => {
                 self.ingestor
                     .ingest(text.as_bytes(), format, &defaults)
