@@ -21,10 +21,10 @@ async fn poison_raw_and_tagged_messages_are_dead_lettered_once() {
     let store = store_url(&dir);
     // A short ack wait: a message left unsettled would be redelivered within the test.
     let mut classifier_config = ClassifierConfig::new(args.clone());
-    classifier_config.ack_wait = Duration::from_secs(1);
+    classifier_config.consumer.ack_wait = Duration::from_secs(1);
     let classifier = spawn_classifier(classifier_config);
     let mut sink_config = SinkConfig::new(args.clone(), store.clone());
-    sink_config.ack_wait = Duration::from_secs(1);
+    sink_config.consumer.ack_wait = Duration::from_secs(1);
     let sink = spawn_sink(sink_config);
 
     let js = nats.jetstream().await;

@@ -12,13 +12,13 @@ use newswire_tests::*;
 
 fn sink_config(args: &NatsArgs, store: &str) -> SinkConfig {
     let mut config = SinkConfig::new(args.clone(), store);
-    config.ack_wait = Duration::from_secs(2);
+    config.consumer.ack_wait = Duration::from_secs(2);
     config
 }
 
 fn classifier_config(args: &NatsArgs) -> ClassifierConfig {
     let mut config = ClassifierConfig::new(args.clone());
-    config.ack_wait = Duration::from_secs(2);
+    config.consumer.ack_wait = Duration::from_secs(2);
     config
 }
 

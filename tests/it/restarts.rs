@@ -16,7 +16,7 @@ async fn sink_interrupted(crash: bool) {
     let sink_config = || {
         let mut config = SinkConfig::new(args.clone(), store.clone());
         // Unacked messages of a crashed sink come back quickly.
-        config.ack_wait = Duration::from_secs(2);
+        config.consumer.ack_wait = Duration::from_secs(2);
         config
     };
     let classifier = spawn_classifier(ClassifierConfig::new(args.clone()));

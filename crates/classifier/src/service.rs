@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, Message, context::PublishAckFuture, message::PublishMessage};
 use newswire_shared::nats::{NatsArgs, NatsError, StreamKind};
 use newswire_shared::worker::{
-    ConsumeFrom, Handler, Outcome, Progress, StageConnection, WorkerSettings,
+    ConsumeFrom, ConsumerOptions, Handler, Outcome, Progress, StageConnection,
 };
 use newswire_shared::{RawEvent, Subjects};
 use tracing::{debug, info};
@@ -25,11 +25,7 @@ pub struct ClassifierConfig {
     pub nats: NatsArgs,
     /// Directory whose dictionary files replace the built-in ones.
     pub dict_dir: Option<PathBuf>,
-    /// Durable consumer name shared by all replicas.
-    pub durable: String,
-    pub worker: WorkerSettings,
-    pub max_deliver: i64,
-    pub ack_wait: Duration,
+    pub consumer: ConsumerOptions,
     /// Longer sentences are dead-lettered rather than coded.
     pub max_sentence_bytes: usize,
 }
@@ -39,10 +35,7 @@ impl ClassifierConfig {
         Self {
             nats,
             dict_dir: None,
-            durable: STAGE.to_owned(),
-            worker: WorkerSettings::default(),
-            max_deliver: 10,
-            ack_wait: Duration::from_secs(30),
+            consumer: ConsumerOptions::new(STAGE),
             max_sentence_bytes: 4096,
         }
     }
@@ -98,9 +91,7 @@ pub async fn run(
         &ConsumeFrom {
             input: StreamKind::Raw,
             streams: vec![StreamKind::Raw, StreamKind::Tagged, StreamKind::DeadLetter],
-            durable: config.durable.clone(),
-            ack_wait: config.ack_wait,
-            max_deliver: config.max_deliver,
+            options: config.consumer.clone(),
         },
     )
     .await?;
@@ -118,7 +109,9 @@ pub async fn run(
         progress: Progress::new(STAGE, "events classified"),
         max_sentence_bytes: config.max_sentence_bytes,
     };
-    connection.serve(handler, config.worker, shutdown).await;
+    connection
+        .serve(handler, config.consumer.worker, shutdown)
+        .await;
     Ok(())
 }
 

@@ -210,6 +210,31 @@ pub struct StageConnection {
     max_deliver: i64,
 }
 
+/// How a consuming stage uses its durable consumer: the part of its configuration every
+/// consuming stage shares.
+#[derive(Debug, Clone)]
+pub struct ConsumerOptions {
+    /// Durable consumer name shared by all replicas.
+    pub durable: String,
+    pub worker: WorkerSettings,
+    /// Deliveries of a failing message before it is dead-lettered.
+    pub max_deliver: i64,
+    /// How long the server waits for an ack before redelivering.
+    pub ack_wait: Duration,
+}
+
+impl ConsumerOptions {
+    /// The defaults, with the stage's name as the durable name.
+    pub fn new(durable: impl Into<String>) -> Self {
+        Self {
+            durable: durable.into(),
+            worker: WorkerSettings::default(),
+            max_deliver: 10,
+            ack_wait: Duration::from_secs(30),
+        }
+    }
+}
+
 /// Where a stage consumes from and how.
 #[derive(Debug, Clone)]
 pub struct ConsumeFrom {
@@ -217,9 +242,7 @@ pub struct ConsumeFrom {
     pub input: crate::nats::StreamKind,
     /// Every stream the stage uses (created if missing).
     pub streams: Vec<crate::nats::StreamKind>,
-    pub durable: String,
-    pub ack_wait: Duration,
-    pub max_deliver: i64,
+    pub options: ConsumerOptions,
 }
 
 impl StageConnection {
@@ -239,9 +262,9 @@ impl StageConnection {
             StreamKind::Tagged => (subjects.tagged_stream(), subjects.tagged_all()),
             StreamKind::DeadLetter => (subjects.dlq_stream(), subjects.dlq_all()),
         };
-        let mut settings = crate::nats::ConsumerSettings::new(&from.durable, filter);
-        settings.ack_wait = from.ack_wait;
-        settings.max_deliver = from.max_deliver;
+        let mut settings = crate::nats::ConsumerSettings::new(&from.options.durable, filter);
+        settings.ack_wait = from.options.ack_wait;
+        settings.max_deliver = from.options.max_deliver;
         let consumer = crate::nats::setup_consumer(
             &js,
             &subjects,
@@ -252,7 +275,7 @@ impl StageConnection {
             stage,
         )
         .await?;
-        info!(stage, stream = %stream, durable = %from.durable, "consumer ready");
+        info!(stage, stream = %stream, durable = %from.options.durable, "consumer ready");
         Ok(Self {
             stage,
             client,
@@ -260,7 +283,7 @@ impl StageConnection {
             subjects,
             consumer,
             reconnects,
-            max_deliver: from.max_deliver,
+            max_deliver: from.options.max_deliver,
         })
     }
 

@@ -9,7 +9,7 @@ use async_nats::jetstream::Message;
 use newswire_shared::TaggedEvent;
 use newswire_shared::nats::{NatsArgs, NatsError, StreamKind};
 use newswire_shared::worker::{
-    ConsumeFrom, Handler, Outcome, Progress, StageConnection, WorkerSettings,
+    ConsumeFrom, ConsumerOptions, Handler, Outcome, Progress, StageConnection,
 };
 use tracing::{debug, info, warn};
 
@@ -23,11 +23,7 @@ pub struct SinkConfig {
     pub nats: NatsArgs,
     /// Store URL: `sqlite://PATH`.
     pub store: String,
-    /// Durable consumer name shared by all replicas.
-    pub durable: String,
-    pub worker: WorkerSettings,
-    pub max_deliver: i64,
-    pub ack_wait: Duration,
+    pub consumer: ConsumerOptions,
 }
 
 impl SinkConfig {
@@ -35,10 +31,7 @@ impl SinkConfig {
         Self {
             nats,
             store: store.into(),
-            durable: STAGE.to_owned(),
-            worker: WorkerSettings::default(),
-            max_deliver: 10,
-            ack_wait: Duration::from_secs(30),
+            consumer: ConsumerOptions::new(STAGE),
         }
     }
 }
@@ -83,9 +76,7 @@ pub async fn run(
         &ConsumeFrom {
             input: StreamKind::Tagged,
             streams: vec![StreamKind::Tagged, StreamKind::DeadLetter],
-            durable: config.durable.clone(),
-            ack_wait: config.ack_wait,
-            max_deliver: config.max_deliver,
+            options: config.consumer.clone(),
         },
     )
     .await?;
@@ -94,7 +85,9 @@ pub async fn run(
         store: Arc::new(Mutex::new(store)),
         progress: Progress::new(STAGE, "events stored"),
     };
-    connection.serve(handler, config.worker, shutdown).await;
+    connection
+        .serve(handler, config.consumer.worker, shutdown)
+        .await;
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use newswire_producer::{Article, Publisher, sentence_events};
 use newswire_shared::ArticleMeta;
 use newswire_shared::local_server::{NatsServerProcess, free_port};
 use newswire_shared::nats::{NatsArgs, StreamKind};
-use newswire_shared::worker::{ConsumeFrom, Handler, Outcome, StageConnection, WorkerSettings};
+use newswire_shared::worker::{ConsumeFrom, ConsumerOptions, Handler, Outcome, StageConnection};
 use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::process::{Child, Command};
@@ -651,15 +651,16 @@ pub async fn stage(args: BenchStageArgs) -> Result<()> {
             "drain",
         ),
     };
+    // The same consumer options as the real stages.
+    let options = ConsumerOptions::new(durable);
+    let worker = options.worker;
     let connection = StageConnection::open(
         "bench",
         &args.nats,
         &ConsumeFrom {
             input,
             streams,
-            durable: durable.into(),
-            ack_wait: Duration::from_secs(30),
-            max_deliver: 10,
+            options,
         },
     )
     .await?;
@@ -670,17 +671,13 @@ pub async fn stage(args: BenchStageArgs) -> Result<()> {
                 js: connection.js.clone(),
                 subject: connection.subjects.tagged("relay", "XXX"),
             };
-            connection
-                .serve(handler, WorkerSettings::default(), shutdown)
-                .await;
+            connection.serve(handler, worker, shutdown).await;
         }
         BenchStageRole::Drain => {
             let mut handler = Drain {
                 latencies_us: Vec::new(),
             };
-            connection
-                .serve(&mut handler, WorkerSettings::default(), shutdown)
-                .await;
+            connection.serve(&mut handler, worker, shutdown).await;
             if let Some(path) = args.latency_out {
                 let text: String = handler
                     .latencies_us

@@ -31,26 +31,14 @@ pub async fn run(command: Command) -> Result<()> {
             let mut config = newswire_classifier::ClassifierConfig::new(checked(args.nats)?);
             config.dict_dir = args.dict.dict_dir;
             config.max_sentence_bytes = args.max_sentence_bytes;
-            apply_consumer(
-                &args.consumer,
-                &mut config.durable,
-                &mut config.worker,
-                &mut config.max_deliver,
-                &mut config.ack_wait,
-            )?;
+            apply_consumer(&args.consumer, &mut config.consumer)?;
             newswire_classifier::run(config, shutdown::signal())
                 .await
                 .map_err(|e| stage_error(e.is_unavailable(), e.is_invalid_config(), e))
         }
         Command::Sink(args) => {
             let mut config = newswire_sink::SinkConfig::new(checked(args.nats)?, args.store.store);
-            apply_consumer(
-                &args.consumer,
-                &mut config.durable,
-                &mut config.worker,
-                &mut config.max_deliver,
-                &mut config.ack_wait,
-            )?;
+            apply_consumer(&args.consumer, &mut config.consumer)?;
             newswire_sink::run(config, shutdown::signal())
                 .await
                 .map_err(|e| stage_error(e.is_unavailable(), e.is_invalid_config(), e))
@@ -158,10 +146,7 @@ fn checked(nats: NatsArgs) -> Result<NatsArgs> {
 
 fn apply_consumer(
     args: &ConsumerArgs,
-    durable: &mut String,
-    worker: &mut newswire_shared::worker::WorkerSettings,
-    max_deliver: &mut i64,
-    ack_wait: &mut std::time::Duration,
+    options: &mut newswire_shared::worker::ConsumerOptions,
 ) -> Result<()> {
     if args.max_deliver < 1 || args.max_batch == 0 || args.ack_wait_secs == 0 {
         return Err(UsageError(
@@ -180,12 +165,12 @@ fn apply_consumer(
             ))
             .into());
         }
-        durable.clone_from(name);
+        options.durable.clone_from(name);
     }
-    worker.max_batch = args.max_batch;
-    worker.pull_batch = args.max_batch.saturating_mul(2);
-    *max_deliver = args.max_deliver;
-    *ack_wait = std::time::Duration::from_secs(args.ack_wait_secs);
+    options.worker.max_batch = args.max_batch;
+    options.worker.pull_batch = args.max_batch.saturating_mul(2);
+    options.max_deliver = args.max_deliver;
+    options.ack_wait = std::time::Duration::from_secs(args.ack_wait_secs);
     Ok(())
 }
 
