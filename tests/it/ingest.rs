@@ -98,6 +98,10 @@ async fn http_endpoint_publishes_articles_and_refuses_with_clear_statuses() {
         listen: addr,
         token: Some("s3cret".into()),
     });
+    let ops: SocketAddr = format!("127.0.0.1:{}", free_port().expect("port"))
+        .parse()
+        .expect("address");
+    config.metrics_listen = Some(ops);
     let producer = spawn_producer(config);
     let http = http_client();
     let base = format!("http://{addr}");
@@ -226,6 +230,29 @@ async fn http_endpoint_publishes_articles_and_refuses_with_clear_statuses() {
         summoned.event_date.map(|d| d.to_string()),
         Some("2024-06-22".into())
     );
+
+    // The producer's operator endpoints count articles by input and outcome.
+    let ready = http
+        .get(format!("http://{ops}/readyz"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(ready.status(), StatusCode::OK);
+    let metrics = http
+        .get(format!("http://{ops}/metrics"))
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("body");
+    for expected in [
+        "newswire_articles_total{input=\"http\",outcome=\"published\"}",
+        "newswire_articles_total{input=\"http\",outcome=\"rejected\"}",
+        "newswire_events_published_total{stage=\"producer\"}",
+    ] {
+        assert!(metrics.contains(expected), "{expected} not in:\n{metrics}");
+    }
     producer.stop().await;
 }
 

@@ -1,8 +1,11 @@
-//! End-to-end tests: real nats-server processes, the real stages, a real SQLite store.
+//! End-to-end tests: real nats-server processes, the real stages, real SQLite and PostgreSQL
+//! stores.
 
 mod dead_letters;
 mod faults;
 mod ingest;
+mod operations;
 mod pipeline;
+mod postgres_store;
 mod restarts;
 mod schema;

@@ -28,6 +28,8 @@ pub struct ClassifierConfig {
     pub consumer: ConsumerOptions,
     /// Longer sentences are dead-lettered rather than coded.
     pub max_sentence_bytes: usize,
+    /// Where to serve `/metrics`, `/healthz` and `/readyz`.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl ClassifierConfig {
@@ -37,6 +39,7 @@ impl ClassifierConfig {
             dict_dir: None,
             consumer: ConsumerOptions::new(STAGE),
             max_sentence_bytes: 4096,
+            metrics_listen: None,
         }
     }
 }
@@ -50,6 +53,11 @@ pub enum ClassifierError {
     Dictionary(#[from] DictErrors),
     #[error(transparent)]
     DictionaryFiles(#[from] crate::dict::DictError),
+    #[error("cannot serve the operator endpoints on {addr:?}: {source}")]
+    Listen {
+        addr: Option<std::net::SocketAddr>,
+        source: std::io::Error,
+    },
 }
 
 impl ClassifierError {
@@ -62,9 +70,10 @@ impl ClassifierError {
     pub fn is_invalid_config(&self) -> bool {
         matches!(
             self,
-            Self::Nats(NatsError::Url { .. } | NatsError::Prefix(_))
+            Self::Nats(NatsError::Url { .. } | NatsError::Prefix(_) | NatsError::Auth(_))
                 | Self::Dictionary(_)
                 | Self::DictionaryFiles(_)
+                | Self::Listen { .. }
         )
     }
 }
@@ -94,7 +103,13 @@ pub async fn run(
             options: config.consumer.clone(),
         },
     )
-    .await?;
+    .await?
+    .monitor(config.metrics_listen, None)
+    .await
+    .map_err(|source| ClassifierError::Listen {
+        addr: config.metrics_listen,
+        source,
+    })?;
     info!(
         stage = STAGE,
         version = classifier.version(),
@@ -125,7 +140,7 @@ struct TagAndPublish {
 
 enum Pending {
     Done(Outcome),
-    Publishing(String, PublishAckFuture),
+    Publishing(String, String, PublishAckFuture),
 }
 
 impl Handler for TagAndPublish {
@@ -170,7 +185,7 @@ impl Handler for TagAndPublish {
                 .message_id(&tagged.event_id)
                 .payload(tagged.encode().into());
             match self.js.send_publish(subject, publish).await {
-                Ok(ack) => pending.push(Pending::Publishing(raw.event_id, ack)),
+                Ok(ack) => pending.push(Pending::Publishing(raw.event_id, tagged.category, ack)),
                 Err(e) => pending.push(Pending::Done(Outcome::retry(
                     Some(raw.event_id),
                     Duration::from_secs(2),
@@ -182,8 +197,12 @@ impl Handler for TagAndPublish {
         let outcomes = futures::future::join_all(pending.into_iter().map(|p| async move {
             match p {
                 Pending::Done(outcome) => outcome,
-                Pending::Publishing(event_id, ack) => match ack.await {
-                    Ok(_) => Outcome::ack(event_id),
+                Pending::Publishing(event_id, category, ack) => match ack.await {
+                    Ok(_) => {
+                        metrics::counter!("newswire_events_published_total", "stage" => STAGE, "category" => category)
+                            .increment(1);
+                        Outcome::ack(event_id)
+                    }
                     Err(e) => Outcome::retry(
                         Some(event_id),
                         Duration::from_secs(2),

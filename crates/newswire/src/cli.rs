@@ -20,6 +20,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "NEWSWIRE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// TOML configuration file; its values sit under the environment and the flags (see
+    /// deploy/newswire.toml and `newswire config check`).
+    #[arg(long, global = true, env = "NEWSWIRE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -61,6 +66,9 @@ pub enum Command {
     /// A zero-work stage of the benchmark's relay baseline.
     #[command(hide = true)]
     BenchStage(BenchStageArgs),
+    /// Configuration tools.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print the JSON Schema of an event type.
     Schema {
         #[arg(value_enum)]
@@ -171,6 +179,25 @@ pub enum DlqCommand {
 pub enum SchemaKind {
     Raw,
     Tagged,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check the configuration file and print the effective configuration of each stage (or
+    /// of one: `producer serve`, `classifier`, `sink`), every value with its source, secrets
+    /// masked; unknown keys fail with their path.
+    Check {
+        #[arg(value_parser = ["producer serve", "producer", "classifier", "sink"])]
+        stage: Option<String>,
+    },
+}
+
+/// Where a stage serves its operator endpoints.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct OpsArgs {
+    /// Serve /metrics (Prometheus), /healthz and /readyz on this address, e.g. 0.0.0.0:9090.
+    #[arg(long, env = "NEWSWIRE_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -292,6 +319,8 @@ pub struct ProducerServeArgs {
     pub seen_days: u64,
     #[command(flatten)]
     pub limits: LimitsArgs,
+    #[command(flatten)]
+    pub ops: OpsArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -328,6 +357,8 @@ pub struct ClassifierArgs {
     /// Longer sentences are dead-lettered, not coded.
     #[arg(long, env = "NEWSWIRE_MAX_SENTENCE_BYTES", default_value_t = 4096)]
     pub max_sentence_bytes: usize,
+    #[command(flatten)]
+    pub ops: OpsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -338,6 +369,8 @@ pub struct SinkArgs {
     pub store: StoreArgs,
     #[command(flatten)]
     pub consumer: ConsumerArgs,
+    #[command(flatten)]
+    pub ops: OpsArgs,
 }
 
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]

@@ -2,14 +2,32 @@
 
 mod cli;
 mod commands;
+mod config;
 mod errors;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // The configuration file is read first: its values become the command line's defaults.
+    let file = match config::config_path(&args) {
+        Some(path) => match config::FileValues::load(&path) {
+            Ok(file) => file,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(errors::EX_USAGE);
+            }
+        },
+        None => config::FileValues::default(),
+    };
+    let command = file.apply(cli::Cli::command());
+    let parsed = command
+        .clone()
+        .try_get_matches_from(&args)
+        .and_then(|matches| cli::Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -32,7 +50,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(cli.command)) {
+    let setup = commands::Setup { command, file };
+    match runtime.block_on(commands::run(cli.command, &setup)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

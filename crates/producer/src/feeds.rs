@@ -265,7 +265,7 @@ impl FeedPoller {
         let from_page = match page {
             Some(page) => match self
                 .ingestor
-                .ingest(&page, InputFormat::Html, &defaults)
+                .ingest(&page, InputFormat::Html, &defaults, "feed")
                 .await
             {
                 // A page we cannot read (no article text in it) leaves the item's own text.
@@ -281,7 +281,7 @@ impl FeedPoller {
             Some(receipts) => receipts,
             None => {
                 self.ingestor
-                    .ingest(text.as_bytes(), format, &defaults)
+                    .ingest(text.as_bytes(), format, &defaults, "feed")
                     .await?
             }
         };

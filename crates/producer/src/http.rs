@@ -136,7 +136,11 @@ async fn post_article(
         Ok(meta) => meta,
         Err(message) => return problem(StatusCode::BAD_REQUEST, message),
     };
-    match state.ingestor.ingest(&body, format, &defaults).await {
+    match state
+        .ingestor
+        .ingest(&body, format, &defaults, "http")
+        .await
+    {
         Ok(receipts) => accepted(receipts),
         Err(ProducerError::Input(ArticleError::TooLarge { size, max })) => problem(
             StatusCode::PAYLOAD_TOO_LARGE,

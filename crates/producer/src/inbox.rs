@@ -237,7 +237,7 @@ impl Inbox {
         let defaults = ArticleMeta::default();
         match self
             .ingestor
-            .ingest(&bytes, InputFormat::from_path(path), &defaults)
+            .ingest(&bytes, InputFormat::from_path(path), &defaults, "inbox")
             .await
         {
             Ok(receipts) => {

@@ -69,8 +69,33 @@ impl Ingestor {
     }
 
     /// Prepares the whole input first (a refused input publishes nothing), then publishes its
-    /// articles; returns what the stream did with each.
+    /// articles; returns what the stream did with each. `input` names the way in (`http`,
+    /// `inbox`, `feed`) in the metrics `newswire_articles_total{input,outcome}` and
+    /// `newswire_events_published_total{stage="producer"}`.
     pub async fn ingest(
+        &self,
+        bytes: &[u8],
+        format: InputFormat,
+        defaults: &ArticleMeta,
+        input: &'static str,
+    ) -> Result<Vec<Published>, ProducerError> {
+        let result = self.ingest_all(bytes, format, defaults).await;
+        let (outcome, articles) = match &result {
+            Ok(receipts) => ("published", receipts.len()),
+            Err(ProducerError::Input(_)) => ("rejected", 1),
+            Err(_) => ("failed", 1),
+        };
+        metrics::counter!("newswire_articles_total", "input" => input, "outcome" => outcome)
+            .increment(articles as u64);
+        if let Ok(receipts) = &result {
+            let events: usize = receipts.iter().map(|r| r.published).sum();
+            metrics::counter!("newswire_events_published_total", "stage" => "producer")
+                .increment(events as u64);
+        }
+        result
+    }
+
+    async fn ingest_all(
         &self,
         bytes: &[u8],
         format: InputFormat,

@@ -72,7 +72,7 @@ impl ProducerError {
             self,
             Self::Config(_)
                 | Self::Bind { .. }
-                | Self::Nats(NatsError::Url { .. } | NatsError::Prefix(_))
+                | Self::Nats(NatsError::Url { .. } | NatsError::Prefix(_) | NatsError::Auth(_))
         )
     }
 }

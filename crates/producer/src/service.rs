@@ -39,6 +39,8 @@ pub struct ProducerConfig {
     pub feeds: Option<FeedConfig>,
     /// How long the `SEEN` bucket remembers inbox files and feed items.
     pub seen_retention: Duration,
+    /// Where to serve `/metrics`, `/healthz` and `/readyz`.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl ProducerConfig {
@@ -50,6 +52,7 @@ impl ProducerConfig {
             inbox: None,
             feeds: None,
             seen_retention: DEFAULT_RETENTION,
+            metrics_listen: None,
         }
     }
 
@@ -90,7 +93,7 @@ pub async fn run(
     config.validate()?;
     let client = newswire_shared::nats::connect(&config.nats, STAGE).await?;
     let subjects = config.nats.subjects().map_err(NatsError::from)?;
-    let js = jetstream::new(client);
+    let js = jetstream::new(client.clone());
     let publisher =
         Publisher::new(js.clone(), subjects.clone(), &config.nats.stream_settings()).await?;
     let ingestor = Ingestor::new(publisher, config.limits);
@@ -114,6 +117,46 @@ pub async fn run(
     });
 
     let mut tasks = tokio::task::JoinSet::new();
+    let mut monitors = tokio::task::JoinSet::new();
+    let inputs: Vec<&str> = [
+        config.http.as_ref().map(|_| "http"),
+        config.inbox.as_ref().map(|_| "inbox"),
+        config.feeds.as_ref().map(|_| "feed"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let status_inputs = inputs.join(",");
+    let status: newswire_shared::ops::StatusFn = Arc::new(move || {
+        let inputs = status_inputs.clone();
+        Box::pin(async move { serde_json::json!({ "stage": STAGE, "inputs": inputs }) })
+    });
+    newswire_shared::ops::start_service(
+        &client,
+        &subjects,
+        STAGE,
+        format!("newswire producer: articles from {}", inputs.join(", ")),
+        status,
+        stop.clone(),
+        &mut monitors,
+    )
+    .await;
+    if let Some(addr) = config.metrics_listen {
+        let streams = vec![subjects.raw_stream()];
+        let (client, js) = (client.clone(), js.clone());
+        let ready: newswire_shared::ops::ReadyCheck = Arc::new(move || {
+            let (client, js, streams) = (client.clone(), js.clone(), streams.clone());
+            Box::pin(async move { newswire_shared::ops::nats_ready(&client, &js, &streams).await })
+        });
+        let server = newswire_shared::ops::serve(addr, ready, stop.clone())
+            .await
+            .map_err(|source| ProducerError::Bind { addr, source })?;
+        monitors.spawn(async move {
+            if let Err(e) = server.await {
+                tracing::warn!(stage = STAGE, error = %e, "operator endpoints stopped");
+            }
+        });
+    }
     if let Some(http) = &config.http {
         let listener = tokio::net::TcpListener::bind(http.listen)
             .await
@@ -177,6 +220,9 @@ pub async fn run(
             }
         }
     }
+    // The inputs are done: stop the monitors too (a failed input has not triggered them).
+    monitors.abort_all();
+    while monitors.join_next().await.is_some() {}
     info!(stage = STAGE, "producer stopped");
     result
 }

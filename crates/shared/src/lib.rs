@@ -6,6 +6,7 @@
 pub mod event;
 pub mod local_server;
 pub mod nats;
+pub mod ops;
 pub mod shutdown;
 pub mod subjects;
 pub mod telemetry;

@@ -18,6 +18,22 @@ pub struct NatsServerProcess {
     pub store_dir: PathBuf,
     binary: PathBuf,
     extra_args: Vec<String>,
+    login: Option<Login>,
+}
+
+/// A user and password; `Debug` leaves the password out.
+#[derive(Clone)]
+struct Login {
+    user: String,
+    password: String,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a server could not be started.
@@ -84,9 +100,20 @@ impl NatsServerProcess {
             store_dir: store_dir.to_owned(),
             binary,
             extra_args: extra_args.to_vec(),
+            login: None,
         };
         server.spawn_process()?;
         Ok(server)
+    }
+
+    /// The user and password readiness checks log in with, for servers that refuse anonymous
+    /// clients (a configuration with accounts).
+    pub fn with_login(mut self, user: &str, password: &str) -> Self {
+        self.login = Some(Login {
+            user: user.to_owned(),
+            password: password.to_owned(),
+        });
+        self
     }
 
     /// The process id, while it runs.
@@ -164,8 +191,15 @@ impl NatsServerProcess {
     }
 
     async fn answers_jetstream(&self) -> bool {
+        let options = match &self.login {
+            Some(login) => async_nats::ConnectOptions::with_user_and_password(
+                login.user.clone(),
+                login.password.clone(),
+            ),
+            None => async_nats::ConnectOptions::new(),
+        };
         let Ok(Ok(client)) =
-            tokio::time::timeout(Duration::from_secs(1), async_nats::connect(self.url())).await
+            tokio::time::timeout(Duration::from_secs(1), options.connect(self.url())).await
         else {
             return false;
         };

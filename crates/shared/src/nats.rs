@@ -27,6 +27,128 @@ pub struct NatsArgs {
     /// Replicas of each stream a stage creates (3 on a JetStream cluster; existing streams keep theirs).
     #[arg(long, env = "NEWSWIRE_REPLICAS", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
     pub replicas: u8,
+    #[command(flatten)]
+    pub auth: NatsAuth,
+}
+
+/// Who we are to NATS and how the connection is secured: at most one of user/password, token,
+/// NKey seed file and credentials file; TLS with a CA and, for mutual TLS, a client
+/// certificate. Secrets are never logged (`Debug` masks them).
+#[derive(Clone, Default, clap::Args)]
+pub struct NatsAuth {
+    /// Connection name shown by `nats server report connections` (default `newswire-<stage>`).
+    #[arg(id = "nats_name", long = "nats-name", env = "NEWSWIRE_NATS_NAME")]
+    pub name: Option<String>,
+    #[arg(
+        id = "nats_user",
+        long = "nats-user",
+        env = "NEWSWIRE_NATS_USER",
+        requires = "nats_password"
+    )]
+    pub user: Option<String>,
+    #[arg(
+        id = "nats_password",
+        long = "nats-password",
+        env = "NEWSWIRE_NATS_PASSWORD",
+        hide_env_values = true,
+        requires = "nats_user"
+    )]
+    pub password: Option<String>,
+    #[arg(id = "nats_token", long = "nats-token", env = "NEWSWIRE_NATS_TOKEN", hide_env_values = true, conflicts_with_all = ["nats_user", "nats_nkey", "nats_creds"])]
+    pub token: Option<String>,
+    /// File holding an NKey seed (`SU...`).
+    #[arg(id = "nats_nkey", long = "nats-nkey", env = "NEWSWIRE_NATS_NKEY", conflicts_with_all = ["nats_user", "nats_creds"])]
+    pub nkey: Option<std::path::PathBuf>,
+    /// Credentials file (JWT and NKey seed) of a decentralised-auth user.
+    #[arg(
+        id = "nats_creds",
+        long = "nats-creds",
+        env = "NEWSWIRE_NATS_CREDS",
+        conflicts_with = "nats_user"
+    )]
+    pub creds: Option<std::path::PathBuf>,
+    /// CA certificate (PEM) the server's certificate must chain to; turns TLS on.
+    #[arg(id = "nats_tls_ca", long = "nats-tls-ca", env = "NEWSWIRE_NATS_TLS_CA")]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// Client certificate (PEM) for mutual TLS, with --nats-tls-key.
+    #[arg(
+        id = "nats_tls_cert",
+        long = "nats-tls-cert",
+        env = "NEWSWIRE_NATS_TLS_CERT",
+        requires = "nats_tls_key"
+    )]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// Private key (PEM) of the client certificate.
+    #[arg(
+        id = "nats_tls_key",
+        long = "nats-tls-key",
+        env = "NEWSWIRE_NATS_TLS_KEY",
+        requires = "nats_tls_cert"
+    )]
+    pub tls_key: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for NatsAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mask = |s: &Option<String>| s.as_ref().map(|_| "***");
+        f.debug_struct("NatsAuth")
+            .field("name", &self.name)
+            .field("user", &self.user)
+            .field("password", &mask(&self.password))
+            .field("token", &mask(&self.token))
+            .field("nkey", &self.nkey)
+            .field("creds", &self.creds)
+            .field("tls_ca", &self.tls_ca)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
+            .finish()
+    }
+}
+
+impl NatsAuth {
+    /// Applies the identity and TLS settings to connection options.
+    async fn apply(
+        &self,
+        mut options: async_nats::ConnectOptions,
+    ) -> Result<async_nats::ConnectOptions, NatsError> {
+        let file_error = |what: &str, path: &std::path::Path, e: &dyn std::fmt::Display| {
+            NatsError::Auth(format!("cannot read the {what} {}: {e}", path.display()))
+        };
+        if let (Some(user), Some(password)) = (&self.user, &self.password) {
+            options = options.user_and_password(user.clone(), password.clone());
+        }
+        if let Some(token) = &self.token {
+            options = options.token(token.clone());
+        }
+        if let Some(path) = &self.nkey {
+            let seed = std::fs::read_to_string(path)
+                .map_err(|e| file_error("NKey seed file", path, &e))?;
+            options = options.nkey(seed.trim().to_owned());
+        }
+        if let Some(path) = &self.creds {
+            options = options
+                .credentials_file(path)
+                .await
+                .map_err(|e| file_error("credentials file", path, &e))?;
+        }
+        if let Some(ca) = &self.tls_ca {
+            if !ca.is_file() {
+                return Err(file_error("TLS CA", ca, &"no such file"));
+            }
+            options = options.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            for (what, path) in [("TLS certificate", cert), ("TLS key", key)] {
+                if !path.is_file() {
+                    return Err(file_error(what, path, &"no such file"));
+                }
+            }
+            options = options
+                .add_client_certificate(cert.clone(), key.clone())
+                .require_tls(true);
+        }
+        Ok(options)
+    }
 }
 
 impl NatsArgs {
@@ -35,6 +157,7 @@ impl NatsArgs {
             url: url.into(),
             prefix: prefix.into(),
             replicas: 1,
+            auth: NatsAuth::default(),
         }
     }
 
@@ -79,6 +202,8 @@ pub enum NatsError {
     },
     #[error(transparent)]
     Prefix(#[from] crate::subjects::InvalidPrefix),
+    #[error("NATS authentication settings: {0}")]
+    Auth(String),
 }
 
 /// Connects with a connection name (`newswire-<stage>`), reconnecting forever with back-off.
@@ -122,8 +247,13 @@ pub async fn connect_watched(
     let (generation_tx, generation_rx) = tokio::sync::watch::channel(0u64);
     let generation_tx = std::sync::Arc::new(generation_tx);
     let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let name = args
+        .auth
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("newswire-{stage}"));
     let options = async_nats::ConnectOptions::new()
-        .name(format!("newswire-{stage}"))
+        .name(name)
         .connection_timeout(Duration::from_secs(5))
         .max_reconnects(None)
         .event_callback(move |event| {
@@ -159,6 +289,7 @@ pub async fn connect_watched(
                 }
             }
         });
+    let options = args.auth.apply(options).await?;
     let mut servers = Vec::new();
     for url in args.url.split(',').map(str::trim).filter(|u| !u.is_empty()) {
         servers.push(

@@ -2,6 +2,7 @@
 //! consumer, hand each batch to the stage's handler, settle every message by its decision.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{Message, consumer::PullConsumer};
@@ -135,6 +136,7 @@ pub async fn run<H: Handler>(
                 }
             }
             metrics::histogram!("newswire_batch_size", "stage" => stage).record(batch.len() as f64);
+            let started = std::time::Instant::now();
             let outcomes = handler.handle(&batch).await;
             debug_assert_eq!(outcomes.len(), batch.len());
             for (message, outcome) in batch.iter().zip(outcomes) {
@@ -142,6 +144,9 @@ pub async fn run<H: Handler>(
                     .settle(message, outcome.decision, outcome.event_id.as_deref())
                     .await;
             }
+            // Each message of the batch waited for the whole batch: its processing time.
+            metrics::histogram!("newswire_processing_seconds", "stage" => stage)
+                .record(started.elapsed().as_secs_f64());
             batch.clear();
         }
     }
@@ -208,7 +213,20 @@ pub struct StageConnection {
     consumer: PullConsumer,
     reconnects: Reconnects,
     max_deliver: i64,
+    stream: String,
+    durable: String,
+    monitors: Option<Monitors>,
 }
+
+/// The tasks that watch a stage for operators, stopped with it.
+#[derive(Debug)]
+struct Monitors {
+    trigger: crate::shutdown::Trigger,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+/// How often the consumer's backlog is read from JetStream into gauges.
+const LAG_INTERVAL: Duration = Duration::from_secs(5);
 
 /// How a consuming stage uses its durable consumer: the part of its configuration every
 /// consuming stage shares.
@@ -284,7 +302,116 @@ impl StageConnection {
             consumer,
             reconnects,
             max_deliver: from.options.max_deliver,
+            stream,
+            durable: from.options.durable.clone(),
+            monitors: None,
         })
+    }
+
+    /// Starts watching the stage for operators, until it stops:
+    /// - the consumer's backlog as gauges `newswire_consumer_pending{stage}` and
+    ///   `newswire_consumer_ack_pending{stage}`, read every few seconds;
+    /// - a NATS service `newswire-<stage>` (`nats micro list`) whose `status` endpoint answers
+    ///   with the consumer's state;
+    /// - with `listen`, `/metrics`, `/healthz` and `/readyz` on that address; ready means
+    ///   connected, the input stream present, and `extra_ready` (the store, say) fine.
+    pub async fn monitor(
+        mut self,
+        listen: Option<std::net::SocketAddr>,
+        extra_ready: Option<crate::ops::ReadyCheck>,
+    ) -> Result<Self, std::io::Error> {
+        let (trigger, stop) = crate::shutdown::channel();
+        let mut tasks = tokio::task::JoinSet::new();
+        let stage = self.stage;
+        let consumer = self.consumer.clone();
+        let lag_stop = stop.clone();
+        tasks.spawn(async move {
+            let mut consumer = consumer;
+            let stopped = lag_stop.wait();
+            tokio::pin!(stopped);
+            loop {
+                if let Ok(info) = consumer.info().await {
+                    metrics::gauge!("newswire_consumer_pending", "stage" => stage)
+                        .set(info.num_pending as f64);
+                    metrics::gauge!("newswire_consumer_ack_pending", "stage" => stage)
+                        .set(info.num_ack_pending as f64);
+                }
+                tokio::select! {
+                    () = &mut stopped => break,
+                    () = tokio::time::sleep(LAG_INTERVAL) => {}
+                }
+            }
+        });
+        self.start_service(&mut tasks, stop.clone()).await;
+        if let Some(addr) = listen {
+            let client = self.client.clone();
+            let js = self.js.clone();
+            let streams = vec![self.stream.clone()];
+            let ready: crate::ops::ReadyCheck = Arc::new(move || {
+                let client = client.clone();
+                let js = js.clone();
+                let streams = streams.clone();
+                let extra = extra_ready.clone();
+                Box::pin(async move {
+                    crate::ops::nats_ready(&client, &js, &streams).await?;
+                    match extra {
+                        Some(check) => check().await,
+                        None => Ok(()),
+                    }
+                })
+            });
+            let server = crate::ops::serve(addr, ready, stop).await?;
+            tasks.spawn(async move {
+                if let Err(e) = server.await {
+                    warn!(stage, error = %e, "operator endpoints stopped");
+                }
+            });
+        }
+        self.monitors = Some(Monitors { trigger, tasks });
+        Ok(self)
+    }
+
+    /// The stage as a NATS service whose `status` endpoint answers with the consumer's state.
+    async fn start_service(
+        &self,
+        tasks: &mut tokio::task::JoinSet<()>,
+        stop: crate::shutdown::Shutdown,
+    ) {
+        let stage = self.stage;
+        let consumer = self.consumer.clone();
+        let (stream, durable) = (self.stream.clone(), self.durable.clone());
+        let status: crate::ops::StatusFn = Arc::new(move || {
+            let mut consumer = consumer.clone();
+            let (stream, durable) = (stream.clone(), durable.clone());
+            Box::pin(async move {
+                match consumer.info().await {
+                    Ok(info) => serde_json::json!({
+                        "stage": stage,
+                        "stream": stream,
+                        "consumer": durable,
+                        "pending": info.num_pending,
+                        "ack_pending": info.num_ack_pending,
+                        "redelivered": info.num_redelivered,
+                        "waiting": info.num_waiting,
+                    }),
+                    Err(e) => serde_json::json!({ "stage": stage, "error": e.to_string() }),
+                }
+            })
+        });
+        let description = format!(
+            "newswire {stage}: consumer {} on {}",
+            self.durable, self.stream
+        );
+        crate::ops::start_service(
+            &self.client,
+            &self.subjects,
+            stage,
+            description,
+            status,
+            stop,
+            tasks,
+        )
+        .await;
     }
 
     /// Serves `handler` until `shutdown`, then drains the connection so the last batch's
@@ -311,6 +438,10 @@ impl StageConnection {
             shutdown,
         )
         .await;
+        if let Some(mut monitors) = self.monitors {
+            monitors.trigger.trigger();
+            while monitors.tasks.join_next().await.is_some() {}
+        }
         if let Err(e) = self.client.drain().await {
             warn!(stage = self.stage, error = %e, "draining the NATS connection failed");
         }

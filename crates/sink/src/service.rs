@@ -21,9 +21,11 @@ pub const STAGE: &str = "sink";
 #[derive(Debug, Clone)]
 pub struct SinkConfig {
     pub nats: NatsArgs,
-    /// Store URL: `sqlite://PATH`.
+    /// Store URL: `sqlite://PATH` or `postgres://USER@HOST/DB` (see `store::open`).
     pub store: String,
     pub consumer: ConsumerOptions,
+    /// Where to serve `/metrics`, `/healthz` and `/readyz`.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl SinkConfig {
@@ -32,6 +34,7 @@ impl SinkConfig {
             nats,
             store: store.into(),
             consumer: ConsumerOptions::new(STAGE),
+            metrics_listen: None,
         }
     }
 }
@@ -43,6 +46,11 @@ pub enum SinkError {
     Nats(#[from] NatsError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot serve the operator endpoints on {addr:?}: {source}")]
+    Listen {
+        addr: Option<std::net::SocketAddr>,
+        source: std::io::Error,
+    },
 }
 
 impl SinkError {
@@ -58,8 +66,9 @@ impl SinkError {
     pub fn is_invalid_config(&self) -> bool {
         matches!(
             self,
-            Self::Nats(NatsError::Url { .. } | NatsError::Prefix(_))
+            Self::Nats(NatsError::Url { .. } | NatsError::Prefix(_) | NatsError::Auth(_))
                 | Self::Store(StoreError::Url { .. })
+                | Self::Listen { .. }
         )
     }
 }
@@ -69,7 +78,12 @@ pub async fn run(
     config: SinkConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), SinkError> {
-    let store = store::open(&config.store)?;
+    // Opening may wait on a database (connect timeouts): off the async workers.
+    let url = config.store.clone();
+    let opened = tokio::task::spawn_blocking(move || store::open(&url))
+        .await
+        .map_err(|e| StoreError::Transient(format!("opening the store failed: {e}")))??;
+    let store = Arc::new(Mutex::new(opened));
     let connection = StageConnection::open(
         STAGE,
         &config.nats,
@@ -79,16 +93,40 @@ pub async fn run(
             options: config.consumer.clone(),
         },
     )
-    .await?;
-    info!(stage = STAGE, store = %config.store, "sink started");
+    .await?
+    .monitor(config.metrics_listen, Some(store_ready(Arc::clone(&store))))
+    .await
+    .map_err(|source| SinkError::Listen {
+        addr: config.metrics_listen,
+        source,
+    })?;
+    info!(stage = STAGE, store = %crate::store::redact(&config.store), "sink started");
     let handler = StoreBatch {
-        store: Arc::new(Mutex::new(store)),
+        store,
         progress: Progress::new(STAGE, "events stored"),
     };
     connection
         .serve(handler, config.consumer.worker, shutdown)
         .await;
     Ok(())
+}
+
+/// Ready when the store takes a write (checked on the blocking pool, after any batch in hand).
+fn store_ready(store: Arc<Mutex<Box<dyn Store>>>) -> newswire_shared::ops::ReadyCheck {
+    Arc::new(move || {
+        let store = Arc::clone(&store);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                store
+                    .lock()
+                    .map_err(|_| "store poisoned by an earlier panic".to_owned())?
+                    .ready()
+                    .map_err(|e| format!("store: {e}"))
+            })
+            .await
+            .map_err(|e| format!("store check failed: {e}"))?
+        })
+    })
 }
 
 struct StoreBatch {
@@ -126,8 +164,20 @@ impl Handler for StoreBatch {
         let events: Vec<TaggedEvent> = decoded.iter().map(|(_, e)| e.clone()).collect();
         match self.write(events).await {
             Ok(report) => {
+                let now = time::OffsetDateTime::now_utc();
+                metrics::histogram!("newswire_store_batch_size").record(decoded.len() as f64);
                 for (i, event) in &decoded {
-                    debug!(stage = STAGE, event_id = %event.event_id, article_id = %event.article_id, category = %event.category, "event stored");
+                    let latency = (now - event.ingested_at).as_seconds_f64().max(0.0);
+                    metrics::histogram!("newswire_end_to_end_seconds").record(latency);
+                    debug!(
+                        stage = STAGE,
+                        event_id = %event.event_id,
+                        article_id = %event.article_id,
+                        category = %event.category,
+                        actors = %event.actors.iter().map(|a| a.code.as_str()).collect::<Vec<_>>().join(","),
+                        latency_ms = (latency * 1000.0).round() as u64,
+                        "event stored"
+                    );
                     outcomes[*i] = Some(Outcome::ack(event.event_id.clone()));
                 }
                 metrics::counter!("newswire_events_stored_total").increment(report.stored as u64);

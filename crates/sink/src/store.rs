@@ -89,24 +89,38 @@ pub trait Store: Send {
 
     /// Number of stored events, overall or of one article.
     fn count(&self, article_id: Option<&str>) -> Result<usize, StoreError>;
+
+    /// Whether the store takes writes now (for `/readyz`). The default commits an empty batch,
+    /// which reaches the database; stores with a cheaper or stricter check override it.
+    fn ready(&mut self) -> Result<(), StoreError> {
+        self.store(&[]).map(|_| ())
+    }
 }
 
-/// Opens the store a URL names: `sqlite://PATH` (or a bare path) for SQLite.
+/// Opens the store a URL names: `sqlite://PATH` (or a bare path) for SQLite,
+/// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` (or `postgresql://`) for PostgreSQL.
 ///
 /// SQLite takes one option, `?synchronous=full|normal`: `full` (the default) makes every
 /// committed batch durable before its messages are acked, even across a power loss; `normal`
 /// keeps committed batches across a crash of the process but may lose the last ones on a power
 /// loss or OS crash, for fewer disk flushes.
+///
+/// PostgreSQL takes the connection options of libpq's URLs that tokio-postgres knows
+/// (`?connect_timeout=`, `application_name=`, `sslmode=disable|prefer`, ...); this build has no
+/// TLS, so `sslmode=require` is refused when connecting.
 pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
+    if let Some(("postgres" | "postgresql", _)) = url.split_once("://") {
+        return Ok(Box::new(crate::postgres::PostgresStore::open(url)?));
+    }
     let (location, query) = url.split_once('?').unwrap_or((url, ""));
     let path = match location.split_once("://") {
         Some(("sqlite", path)) => path,
         None => location,
         Some((scheme, _)) => {
             return Err(StoreError::Url {
-                url: url.to_owned(),
+                url: redact(url),
                 reason: format!(
-                    "unsupported scheme {scheme:?}; this build stores to sqlite://PATH"
+                    "unsupported scheme {scheme:?}; this build stores to sqlite://PATH or postgres://USER@HOST/DB"
                 ),
             });
         }
@@ -130,4 +144,84 @@ pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
         path,
         synchronous,
     )?))
+}
+
+/// The URL with its password (in the user info or a `password=` option) replaced by `***`: the
+/// form a store URL may take in messages and logs. When in doubt it hides more (an '@' after the
+/// user info hides everything up to it), never less.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    // `password=` options: their values run to the next '&'.
+    let mut masked = String::with_capacity(rest.len());
+    let mut pieces = rest.split('&').peekable();
+    let mut first = true;
+    while let Some(piece) = pieces.next() {
+        let option_start = if first {
+            piece.rfind('?').map(|i| i + 1)
+        } else {
+            Some(0)
+        };
+        match option_start {
+            Some(start) if piece[start..].to_ascii_lowercase().starts_with("password=") => {
+                masked.push_str(&piece[..start]);
+                masked.push_str("password=***");
+            }
+            _ => masked.push_str(piece),
+        }
+        if pieces.peek().is_some() {
+            masked.push('&');
+        }
+        first = false;
+    }
+    // The user info's password: from the first ':' to the last '@'.
+    if let Some(at) = masked.rfind('@')
+        && let Some(colon) = masked[..at].find(':')
+    {
+        masked.replace_range(colon + 1..at, "***");
+    }
+    format!("{scheme}://{masked}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_passwords_only() {
+        assert_eq!(
+            redact("postgres://news:s3cr:et@db.example:5432/newswire?sslmode=disable"),
+            "postgres://news:***@db.example:5432/newswire?sslmode=disable"
+        );
+        assert_eq!(
+            redact("postgresql://news@db/newswire?password=s3cret&application_name=sink"),
+            "postgresql://news@db/newswire?password=***&application_name=sink"
+        );
+        assert_eq!(
+            redact("postgres://news:p/a?ss@db/x"),
+            "postgres://news:***@db/x"
+        );
+        assert_eq!(
+            redact("postgres://db/x?password=a@b&user=me"),
+            "postgres://db/x?password=***&user=me"
+        );
+        assert_eq!(
+            redact("postgres://u:p@ss@db:5432/x?PassWord=z"),
+            "postgres://u:***@db:5432/x?password=***"
+        );
+        assert_eq!(redact("sqlite://dir/events.db"), "sqlite://dir/events.db");
+        assert_eq!(redact("events.db"), "events.db");
+    }
+
+    #[test]
+    fn unsupported_schemes_are_refused_without_their_password() {
+        let Err(e) = open("mysql://root:s3cret@db/x") else {
+            panic!("mysql:// must be refused");
+        };
+        assert!(matches!(e, StoreError::Url { .. }), "{e}");
+        let message = e.to_string();
+        assert!(message.contains("postgres://"), "{message}");
+        assert!(!message.contains("s3cret"), "{message}");
+    }
 }

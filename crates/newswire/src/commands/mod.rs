@@ -14,11 +14,20 @@ use newswire_shared::nats::NatsArgs;
 use newswire_shared::shutdown;
 
 use crate::cli::{
-    Command, ConsumerArgs, DictCommand, ProducerCommand, ProducerServeArgs, SchemaKind,
+    Command, ConfigCommand, ConsumerArgs, DictCommand, ProducerCommand, ProducerServeArgs,
+    SchemaKind,
 };
 use crate::errors::{DataError, Unavailable, UsageError};
 
-pub async fn run(command: Command) -> Result<()> {
+/// What `main` read before the command line: the command definition with the configuration
+/// file's values as defaults, and those values.
+#[derive(Debug)]
+pub struct Setup {
+    pub command: clap::Command,
+    pub file: crate::config::FileValues,
+}
+
+pub async fn run(command: Command, setup: &Setup) -> Result<()> {
     match command {
         Command::Publish(args) => publish::run(args).await,
         Command::Producer(ProducerCommand::Serve(args)) => {
@@ -31,6 +40,7 @@ pub async fn run(command: Command) -> Result<()> {
             let mut config = newswire_classifier::ClassifierConfig::new(checked(args.nats)?);
             config.dict_dir = args.dict.dict_dir;
             config.max_sentence_bytes = args.max_sentence_bytes;
+            config.metrics_listen = args.ops.metrics_listen;
             apply_consumer(&args.consumer, &mut config.consumer)?;
             newswire_classifier::run(config, shutdown::signal())
                 .await
@@ -38,6 +48,7 @@ pub async fn run(command: Command) -> Result<()> {
         }
         Command::Sink(args) => {
             let mut config = newswire_sink::SinkConfig::new(checked(args.nats)?, args.store.store);
+            config.metrics_listen = args.ops.metrics_listen;
             apply_consumer(&args.consumer, &mut config.consumer)?;
             newswire_sink::run(config, shutdown::signal())
                 .await
@@ -102,6 +113,19 @@ pub async fn run(command: Command) -> Result<()> {
             );
             Ok(())
         }
+        Command::Config(ConfigCommand::Check { stage }) => {
+            let stage = stage.map(|s| {
+                if s == "producer" {
+                    "producer serve".to_owned()
+                } else {
+                    s
+                }
+            });
+            let report = crate::config::check(setup.command.clone(), &setup.file, stage.as_deref())
+                .map_err(|e| UsageError(e.to_string()))?;
+            print!("{report}");
+            Ok(())
+        }
         Command::Schema { event } => {
             let [raw, tagged] = newswire_shared::event::json_schemas();
             let (_, text) = match event {
@@ -135,6 +159,7 @@ fn producer_config(args: ProducerServeArgs) -> Result<newswire_producer::Produce
         config.feeds = Some(feeds);
     }
     config.seen_retention = Duration::from_secs(args.seen_days.max(1) * 24 * 3600);
+    config.metrics_listen = args.ops.metrics_listen;
     Ok(config)
 }
 

@@ -145,7 +145,7 @@ pub async fn up(args: UpArgs) -> Result<()> {
             "articles published"
         );
     }
-    info!(nats = %nats.url, store = %args.store.store, "pipeline up: publish with `newswire publish FILE`, stop with Ctrl-C");
+    info!(nats = %nats.url, store = %newswire_sink::store::redact(&args.store.store), "pipeline up: publish with `newswire publish FILE`, stop with Ctrl-C");
     let mut signal = std::pin::pin!(shutdown::signal());
     loop {
         tokio::select! {
@@ -227,9 +227,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
     }
     let mut out = std::io::stdout().lock();
     write_table(&mut out, &stored)?;
-    eprintln!(
-        "stored in {}; try: newswire query --store {} --category threaten",
-        args.store.store, args.store.store
-    );
+    let store = newswire_sink::store::redact(&args.store.store);
+    eprintln!("stored in {store}; try: newswire query --store {store} --category threaten");
     Ok(())
 }
