@@ -97,6 +97,25 @@ async fn stages_expose_metrics_health_readiness_and_a_nats_service() {
     assert_eq!(status["pending"], 0);
     drop(client);
 
+    // The article's trace runs through the headers: the same trace id (the article id) on the
+    // raw and the tagged event, each hop with its own span.
+    let js = nats.jetstream().await;
+    let subjects = args.subjects().expect("prefix");
+    let mut contexts = Vec::new();
+    for stream in [subjects.raw_stream(), subjects.tagged_stream()] {
+        let stream = js.get_stream(&stream).await.expect("stream");
+        let message = stream.get_raw_message(1).await.expect("first message");
+        let value = message
+            .headers
+            .get(newswire_shared::trace::HEADER)
+            .expect("a traceparent header")
+            .to_string();
+        contexts.push(newswire_shared::trace::TraceParent::parse(&value).expect("valid context"));
+    }
+    assert_eq!(contexts[0].trace_id, receipt.article_id);
+    assert_eq!(contexts[1].trace_id, receipt.article_id);
+    assert_ne!(contexts[0].span_id, contexts[1].span_id);
+
     // Without NATS the stages are alive but not ready.
     nats.server.kill().await;
     for ops in [classifier_ops, sink_ops] {

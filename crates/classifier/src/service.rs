@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, Message, context::PublishAckFuture, message::PublishMessage};
 use newswire_shared::nats::{NatsArgs, NatsError, StreamKind};
+use newswire_shared::trace::{self, TraceParent};
 use newswire_shared::worker::{
     ConsumeFrom, ConsumerOptions, Handler, Outcome, Progress, StageConnection,
 };
@@ -169,6 +170,10 @@ impl Handler for TagAndPublish {
                 continue;
             }
             let tagged = self.classifier.classify(&raw);
+            // The article's trace continues with this stage's span.
+            let context = trace::from_headers(message.headers.as_ref())
+                .map(|parent| parent.child(&tagged.event_id, STAGE))
+                .or_else(|| TraceParent::for_event(&tagged.article_id, &tagged.event_id, STAGE));
             let subject = self
                 .subjects
                 .tagged(&tagged.category, tagged.primary_actor_token());
@@ -179,11 +184,15 @@ impl Handler for TagAndPublish {
                 category = %tagged.category,
                 actors = %tagged.actors.iter().map(|a| a.code.as_str()).collect::<Vec<_>>().join(","),
                 events = tagged.events.len(),
+                trace_id = context.as_ref().map_or("", |c| c.trace_id.as_str()),
                 "event classified"
             );
-            let publish = PublishMessage::build()
+            let mut publish = PublishMessage::build()
                 .message_id(&tagged.event_id)
                 .payload(tagged.encode().into());
+            if let Some(context) = &context {
+                publish = publish.header(trace::HEADER, context.header_value());
+            }
             match self.js.send_publish(subject, publish).await {
                 Ok(ack) => pending.push(Pending::Publishing(raw.event_id, tagged.category, ack)),
                 Err(e) => pending.push(Pending::Done(Outcome::retry(

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, message::PublishMessage};
 use newswire_shared::nats::{NatsArgs, NatsError, StreamKind, StreamSettings, setup_streams};
+use newswire_shared::trace::{self, TraceParent};
 use newswire_shared::{RawEvent, SCHEMA_VERSION, Subjects};
 use time::OffsetDateTime;
 use tracing::{debug, warn};
@@ -308,9 +309,14 @@ impl Publisher {
             {
                 settle_ack(e, ack, result, &mut failed);
             }
-            let publish = PublishMessage::build()
+            let mut publish = PublishMessage::build()
                 .message_id(&event.event_id)
                 .payload(payload.clone());
+            if let Some(context) =
+                TraceParent::for_event(&event.article_id, &event.event_id, "producer")
+            {
+                publish = publish.header(trace::HEADER, context.header_value());
+            }
             let subject = self.subjects.raw(event.article.source.as_deref());
             match self.js.send_publish(subject, publish).await {
                 Ok(ack) => pending.push_back(async move { (event, ack.await) }),

@@ -10,6 +10,7 @@ pub mod ops;
 pub mod shutdown;
 pub mod subjects;
 pub mod telemetry;
+pub mod trace;
 pub mod worker;
 
 pub use event::{
