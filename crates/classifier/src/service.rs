@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, Message, context::PublishAckFuture, message::PublishMessage};
 use newswire_shared::nats::{NatsArgs, NatsError, StreamKind};
-use newswire_shared::trace::{self, TraceParent};
+use newswire_shared::trace;
 use newswire_shared::worker::{
     ConsumeFrom, ConsumerOptions, Handler, Outcome, Progress, StageConnection,
 };
@@ -169,11 +169,12 @@ impl Handler for TagAndPublish {
                 )));
                 continue;
             }
-            let tagged = self.classifier.classify(&raw);
             // The article's trace continues with this stage's span.
-            let context = trace::from_headers(message.headers.as_ref())
-                .map(|parent| parent.child(&tagged.event_id, STAGE))
-                .or_else(|| TraceParent::for_event(&tagged.article_id, &tagged.event_id, STAGE));
+            let parent = trace::from_headers(message.headers.as_ref());
+            let (span, context) =
+                trace::event_span(STAGE, &raw.article_id, &raw.event_id, parent.as_ref());
+            let entered = span.enter();
+            let tagged = self.classifier.classify(&raw);
             let subject = self
                 .subjects
                 .tagged(&tagged.category, tagged.primary_actor_token());
@@ -193,6 +194,7 @@ impl Handler for TagAndPublish {
             if let Some(context) = &context {
                 publish = publish.header(trace::HEADER, context.header_value());
             }
+            drop(entered);
             match self.js.send_publish(subject, publish).await {
                 Ok(ack) => pending.push(Pending::Publishing(raw.event_id, tagged.category, ack)),
                 Err(e) => pending.push(Pending::Done(Outcome::retry(

@@ -39,7 +39,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    newswire_shared::telemetry::init(cli.log_format);
+    let _telemetry = newswire_shared::telemetry::init(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

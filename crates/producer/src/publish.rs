@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, message::PublishMessage};
 use newswire_shared::nats::{NatsArgs, NatsError, StreamKind, StreamSettings, setup_streams};
-use newswire_shared::trace::{self, TraceParent};
+use newswire_shared::trace;
 use newswire_shared::{RawEvent, SCHEMA_VERSION, Subjects};
 use time::OffsetDateTime;
 use tracing::{debug, warn};
@@ -312,9 +312,9 @@ impl Publisher {
             let mut publish = PublishMessage::build()
                 .message_id(&event.event_id)
                 .payload(payload.clone());
-            if let Some(context) =
-                TraceParent::for_event(&event.article_id, &event.event_id, "producer")
-            {
+            let (_span, context) =
+                trace::event_span("producer", &event.article_id, &event.event_id, None);
+            if let Some(context) = context {
                 publish = publish.header(trace::HEADER, context.header_value());
             }
             let subject = self.subjects.raw(event.article.source.as_deref());

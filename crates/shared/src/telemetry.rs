@@ -16,12 +16,49 @@ pub enum LogFormat {
     Json,
 }
 
+/// Keeps trace export alive; dropping it flushes the spans not yet exported. Hold it in `main`
+/// for as long as the program runs.
+#[must_use = "dropping the guard stops trace export"]
+#[derive(Debug, Default)]
+pub struct Telemetry {
+    #[cfg(feature = "otel")]
+    provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        #[cfg(feature = "otel")]
+        if let Some(provider) = self.provider.take()
+            && let Err(e) = provider.shutdown()
+        {
+            eprintln!("warning: flushing traces failed: {e}");
+        }
+    }
+}
+
 /// Installs the global subscriber once; later calls do nothing (tests call it freely).
-/// Logs go to stderr so that commands can print results on stdout.
-pub fn init(format: LogFormat) {
+/// Logs go to stderr so that commands can print results on stdout. Built with the `otel`
+/// feature and with `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`)
+/// set, spans are also exported over OTLP/HTTP.
+pub fn init(format: LogFormat) -> Telemetry {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let registry = tracing_subscriber::registry().with(filter);
+    #[cfg(feature = "otel")]
+    let (otel, telemetry) = match otel::tracer() {
+        Some((tracer, provider)) => (
+            Some(tracing_opentelemetry::layer().with_tracer(tracer)),
+            Telemetry {
+                provider: Some(provider),
+            },
+        ),
+        None => (None, Telemetry::default()),
+    };
+    #[cfg(not(feature = "otel"))]
+    let (otel, telemetry) = (
+        None::<tracing_subscriber::layer::Identity>,
+        Telemetry::default(),
+    );
+    let registry = tracing_subscriber::registry().with(filter).with(otel);
     let result = match format {
         LogFormat::Text => registry
             .with(
@@ -43,6 +80,49 @@ pub fn init(format: LogFormat) {
     };
     // Already installed: keep the first one.
     drop(result);
+    telemetry
+}
+
+#[cfg(feature = "otel")]
+mod otel {
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+
+    /// The OTLP/HTTP exporter configured by the standard `OTEL_EXPORTER_OTLP_*` variables, or
+    /// `None` when no endpoint is set (nothing to export to).
+    pub(super) fn tracer() -> Option<(SdkTracer, SdkTracerProvider)> {
+        let configured = [
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        ]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
+        if !configured {
+            return None;
+        }
+        // The exporter's HTTP client uses rustls; ring is the provider the NATS client uses.
+        // Installing fails harmlessly when one is installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let exporter = match opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .build()
+        {
+            Ok(exporter) => exporter,
+            Err(e) => {
+                eprintln!("warning: traces not exported: {e}");
+                return None;
+            }
+        };
+        let provider = SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(
+                opentelemetry_sdk::Resource::builder()
+                    .with_service_name("newswire")
+                    .build(),
+            )
+            .build();
+        Some((provider.tracer("newswire"), provider))
+    }
 }
 
 /// Logging for tests: captured by the test harness (shown for failing tests only), `info`

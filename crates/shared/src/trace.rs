@@ -72,6 +72,74 @@ impl TraceParent {
     }
 }
 
+/// A span for one event at `stage`, continuing `parent` (the context the event arrived with),
+/// and the context to send onward. Built with the `otel` feature and with an exporter
+/// configured, the span is exported and the onward context is its own; otherwise no span is
+/// recorded and the onward context is derived from the ids ([`TraceParent::child`]).
+pub fn event_span(
+    stage: &'static str,
+    article_id: &str,
+    event_id: &str,
+    parent: Option<&TraceParent>,
+) -> (tracing::Span, Option<TraceParent>) {
+    let derived = match parent {
+        Some(parent) => Some(parent.child(event_id, stage)),
+        None => TraceParent::for_event(article_id, event_id, stage),
+    };
+    #[cfg(feature = "otel")]
+    {
+        let span =
+            tracing::info_span!("event", stage, event_id = %event_id, article_id = %article_id);
+        if let Some(context) = otel::continue_from(&span, parent.or(derived.as_ref())) {
+            return (span, Some(context));
+        }
+        (span, derived)
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        (tracing::Span::none(), derived)
+    }
+}
+
+#[cfg(feature = "otel")]
+mod otel {
+    use opentelemetry::trace::{
+        SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
+    };
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    use super::TraceParent;
+
+    /// Makes `span` a child of `parent` and returns the span's own context, `None` when no
+    /// exporter records it.
+    pub(super) fn continue_from(
+        span: &tracing::Span,
+        parent: Option<&TraceParent>,
+    ) -> Option<TraceParent> {
+        if let Some(parent) = parent
+            && let (Ok(trace_id), Ok(span_id)) = (
+                TraceId::from_hex(&parent.trace_id),
+                SpanId::from_hex(&parent.span_id),
+            )
+        {
+            let remote = SpanContext::new(
+                trace_id,
+                span_id,
+                TraceFlags::SAMPLED,
+                true,
+                TraceState::default(),
+            );
+            let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
+        }
+        let context = span.context();
+        let own = context.span().span_context().clone();
+        own.is_valid().then(|| TraceParent {
+            trace_id: own.trace_id().to_string(),
+            span_id: own.span_id().to_string(),
+        })
+    }
+}
+
 /// The trace context a consumed message carries, if any.
 pub fn from_headers(headers: Option<&async_nats::HeaderMap>) -> Option<TraceParent> {
     headers?

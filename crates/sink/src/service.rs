@@ -169,7 +169,14 @@ impl Handler for StoreBatch {
                 for (i, event) in &decoded {
                     let latency = (now - event.ingested_at).as_seconds_f64().max(0.0);
                     metrics::histogram!("newswire_end_to_end_seconds").record(latency);
-                    let trace = newswire_shared::trace::from_headers(batch[*i].headers.as_ref());
+                    let parent = newswire_shared::trace::from_headers(batch[*i].headers.as_ref());
+                    let (span, context) = newswire_shared::trace::event_span(
+                        STAGE,
+                        &event.article_id,
+                        &event.event_id,
+                        parent.as_ref(),
+                    );
+                    let _entered = span.enter();
                     debug!(
                         stage = STAGE,
                         event_id = %event.event_id,
@@ -177,7 +184,7 @@ impl Handler for StoreBatch {
                         category = %event.category,
                         actors = %event.actors.iter().map(|a| a.code.as_str()).collect::<Vec<_>>().join(","),
                         latency_ms = (latency * 1000.0).round() as u64,
-                        trace_id = trace.as_ref().map_or("", |t| t.trace_id.as_str()),
+                        trace_id = context.as_ref().map_or("", |t| t.trace_id.as_str()),
                         "event stored"
                     );
                     outcomes[*i] = Some(Outcome::ack(event.event_id.clone()));

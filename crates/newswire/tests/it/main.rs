@@ -2,6 +2,8 @@
 
 mod commands;
 mod faults;
+#[cfg(feature = "otel")]
+mod otel;
 mod services;
 
 use std::process::Output;
