@@ -136,3 +136,38 @@ async fn stages_expose_metrics_health_readiness_and_a_nats_service() {
     classifier.abort().await;
     sink.abort().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_consumer_settings_reach_the_server_at_the_next_start() {
+    let nats = TestNats::start().await;
+    let args = nats.args();
+    let subjects = args.subjects().expect("prefix");
+    let js = nats.jetstream().await;
+    let mut config = ClassifierConfig::new(args.clone());
+    let classifier = spawn_classifier(config.clone());
+    wait_for(
+        "the classifier's consumer",
+        Duration::from_secs(20),
+        || async { consumer_info(&js, &subjects.raw_stream(), "classifier").await },
+    )
+    .await;
+    classifier.stop().await;
+
+    config.consumer.ack_wait = Duration::from_secs(7);
+    config.consumer.max_deliver = 4;
+    config.consumer.max_ack_pending = 2048;
+    let classifier = spawn_classifier(config);
+    wait_for(
+        "the new settings on the server",
+        Duration::from_secs(20),
+        || async {
+            let info = consumer_info(&js, &subjects.raw_stream(), "classifier").await?;
+            (info.config.ack_wait == Duration::from_secs(7)
+                && info.config.max_deliver == 4
+                && info.config.max_ack_pending == 2048)
+                .then_some(())
+        },
+    )
+    .await;
+    classifier.stop().await;
+}

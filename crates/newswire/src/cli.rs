@@ -337,6 +337,10 @@ pub struct ConsumerArgs {
     /// Most messages processed as one batch.
     #[arg(long, env = "NEWSWIRE_MAX_BATCH", default_value_t = 256)]
     pub max_batch: usize,
+    /// Messages delivered and not yet acknowledged, across all replicas (each replica holds up
+    /// to twice --max-batch: raise it with the replicas).
+    #[arg(long, env = "NEWSWIRE_MAX_ACK_PENDING", default_value_t = 1024)]
+    pub max_ack_pending: i64,
 }
 
 #[derive(Debug, Clone, Args)]

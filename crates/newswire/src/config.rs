@@ -176,6 +176,15 @@ const KEYS: &[Key] = &[
     only(
         key(
             "classifier",
+            "max_ack_pending",
+            "max_ack_pending",
+            Kind::Integer,
+        ),
+        &["classifier"],
+    ),
+    only(
+        key(
+            "classifier",
             "max_sentence_bytes",
             "max_sentence_bytes",
             Kind::Integer,
@@ -197,6 +206,10 @@ const KEYS: &[Key] = &[
     ),
     only(
         key("sink", "max_batch", "max_batch", Kind::Integer),
+        &["sink"],
+    ),
+    only(
+        key("sink", "max_ack_pending", "max_ack_pending", Kind::Integer),
         &["sink"],
     ),
 ];
@@ -571,6 +584,15 @@ mod tests {
         assert!(!report.contains("s3cret"), "{report}");
         assert!(report.contains("max_deliver = 3  # file"), "{report}");
         assert!(report.contains("max_batch = 256  # default"), "{report}");
+    }
+
+    #[test]
+    fn the_documented_example_is_valid_and_parses_for_every_stage() {
+        let file = FileValues::parse(include_str!("../../../deploy/newswire.toml"))
+            .expect("deploy/newswire.toml is valid");
+        let command = file.apply(<crate::cli::Cli as clap::CommandFactory>::command());
+        let report = check(command, &file, None).expect("every stage parses");
+        assert!(report.contains("# newswire sink"), "{report}");
     }
 
     #[test]

@@ -451,24 +451,42 @@ pub async fn ensure_consumer(
         .get_stream(stream_name)
         .await
         .map_err(|e| err(e.to_string()))?;
-    stream
-        .get_or_create_consumer(
-            &settings.durable,
-            consumer::pull::Config {
-                durable_name: Some(settings.durable.clone()),
-                description: Some(format!("newswire {}", settings.durable)),
-                filter_subject: settings.filter_subject.clone(),
-                ack_policy: consumer::AckPolicy::Explicit,
-                ack_wait: settings.ack_wait,
-                max_deliver: settings.max_deliver,
-                max_ack_pending: settings.max_ack_pending,
-                backoff: settings.backoff(),
-                deliver_policy: consumer::DeliverPolicy::All,
-                ..Default::default()
-            },
-        )
+    let config = consumer::pull::Config {
+        durable_name: Some(settings.durable.clone()),
+        description: Some(format!("newswire {}", settings.durable)),
+        filter_subject: settings.filter_subject.clone(),
+        ack_policy: consumer::AckPolicy::Explicit,
+        ack_wait: settings.ack_wait,
+        max_deliver: settings.max_deliver,
+        max_ack_pending: settings.max_ack_pending,
+        backoff: settings.backoff(),
+        deliver_policy: consumer::DeliverPolicy::All,
+        ..Default::default()
+    };
+    let mut consumer: consumer::PullConsumer = stream
+        .get_or_create_consumer(&settings.durable, config.clone())
         .await
-        .map_err(|e| err(e.to_string()))
+        .map_err(|e| err(e.to_string()))?;
+    // An existing consumer keeps the settings it was created with: bring the ones newswire
+    // configures up to date (a create-or-update of the same durable), so a changed
+    // --ack-wait-secs, --max-deliver or --max-ack-pending takes effect at the next start.
+    let current = &consumer.cached_info().config;
+    if current.ack_wait != config.ack_wait
+        || current.max_deliver != config.max_deliver
+        || current.max_ack_pending != config.max_ack_pending
+        || current.backoff != config.backoff
+    {
+        match stream.create_consumer(config).await {
+            Ok(updated) => {
+                info!(stream = %stream_name, durable = %settings.durable, "consumer settings updated");
+                consumer = updated;
+            }
+            Err(e) => {
+                warn!(stream = %stream_name, durable = %settings.durable, error = %e, "consumer settings differ from the configuration and could not be updated; edit it with `nats consumer edit`")
+            }
+        }
+    }
+    Ok(consumer)
 }
 
 /// How long a stage keeps trying to declare its streams and consumer at start-up while the
@@ -541,6 +559,22 @@ pub enum Decision {
     DeadLetter { reason: String },
 }
 
+/// Longest wait before a message that failed for a transient reason is redelivered.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
+
+/// The wait before redelivering a message that failed transiently for the `deliveries`th time:
+/// the stage's delay, doubled with each delivery, at most [`MAX_RETRY_DELAY`]. A store or
+/// broker outage thus spends a message's deliveries slowly: with a 5 s delay and the default 10
+/// deliveries, about 20 minutes pass before it is dead-lettered (a higher `--max-deliver`
+/// tolerates longer outages: each further delivery adds 5 minutes).
+pub fn retry_delay(delay: Duration, deliveries: i64) -> Duration {
+    let doublings = u32::try_from(deliveries.saturating_sub(1).clamp(0, 16)).unwrap_or(16);
+    delay
+        .saturating_mul(1u32 << doublings)
+        .min(MAX_RETRY_DELAY)
+        .max(delay.min(MAX_RETRY_DELAY))
+}
+
 /// Header names on dead letters.
 pub mod dlq_headers {
     pub const STAGE: &str = "Newswire-Stage";
@@ -610,6 +644,7 @@ impl Settler {
                     .increment(1);
             }
             Decision::Retry { delay, reason } => {
+                let delay = retry_delay(delay, deliveries);
                 warn!(stage, event_id, outcome = "retry", deliveries, delay_ms = delay.as_millis() as u64, reason = %reason, "transient failure, redelivering later");
                 if let Err(e) = message.ack_with(AckKind::Nak(Some(delay))).await {
                     warn!(stage, event_id, error = %e, "nak not sent, the message will be redelivered after ack wait");
@@ -679,5 +714,20 @@ impl Settler {
             .await?
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_double_with_each_delivery_up_to_five_minutes() {
+        let base = Duration::from_secs(5);
+        let delays: Vec<u64> = (1..=10).map(|n| retry_delay(base, n).as_secs()).collect();
+        assert_eq!(delays, [5, 10, 20, 40, 80, 160, 300, 300, 300, 300]);
+        assert_eq!(retry_delay(base, 0), base);
+        assert_eq!(retry_delay(base, 1_000), MAX_RETRY_DELAY);
+        assert_eq!(retry_delay(Duration::from_secs(600), 1), MAX_RETRY_DELAY);
     }
 }

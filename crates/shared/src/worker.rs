@@ -239,6 +239,9 @@ pub struct ConsumerOptions {
     pub max_deliver: i64,
     /// How long the server waits for an ack before redelivering.
     pub ack_wait: Duration,
+    /// Messages delivered and not yet acknowledged, across all replicas: the backpressure
+    /// bound. Each replica holds up to twice its batch size, so raise it with the replicas.
+    pub max_ack_pending: i64,
 }
 
 impl ConsumerOptions {
@@ -249,6 +252,7 @@ impl ConsumerOptions {
             worker: WorkerSettings::default(),
             max_deliver: 10,
             ack_wait: Duration::from_secs(30),
+            max_ack_pending: 1024,
         }
     }
 }
@@ -283,6 +287,7 @@ impl StageConnection {
         let mut settings = crate::nats::ConsumerSettings::new(&from.options.durable, filter);
         settings.ack_wait = from.options.ack_wait;
         settings.max_deliver = from.options.max_deliver;
+        settings.max_ack_pending = from.options.max_ack_pending;
         let consumer = crate::nats::setup_consumer(
             &js,
             &subjects,

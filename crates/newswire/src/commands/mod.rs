@@ -173,9 +173,14 @@ fn apply_consumer(
     args: &ConsumerArgs,
     options: &mut newswire_shared::worker::ConsumerOptions,
 ) -> Result<()> {
-    if args.max_deliver < 1 || args.max_batch == 0 || args.ack_wait_secs == 0 {
+    if args.max_deliver < 1
+        || args.max_batch == 0
+        || args.ack_wait_secs == 0
+        || args.max_ack_pending < 1
+    {
         return Err(UsageError(
-            "--max-deliver, --max-batch and --ack-wait-secs must be positive".into(),
+            "--max-deliver, --max-batch, --ack-wait-secs and --max-ack-pending must be positive"
+                .into(),
         )
         .into());
     }
@@ -196,6 +201,7 @@ fn apply_consumer(
     options.worker.pull_batch = args.max_batch.saturating_mul(2);
     options.max_deliver = args.max_deliver;
     options.ack_wait = std::time::Duration::from_secs(args.ack_wait_secs);
+    options.max_ack_pending = args.max_ack_pending;
     Ok(())
 }
 
