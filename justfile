@@ -52,10 +52,15 @@ test-compat:
 bench *args:
     cargo run --release --quiet -p newswire -- bench --markdown docs/benchmarks.md "$@"
 
+# Trace export to an OpenTelemetry collector, built with the `otel` feature.
+test-otel:
+    cargo test -p newswire --features otel --test it otel
+
 # Formatting and lints, as CI checks them.
 lint:
     cargo fmt --all -- --check
     cargo clippy --all-targets -- -D warnings
+    cargo clippy -p newswire --features otel --all-targets -- -D warnings
 
 # Regenerate docs/schema/*.json from the event types (review the diff).
 schema:
@@ -68,3 +73,7 @@ eval *args:
 # Validate the dictionaries (the built-in ones, or a directory of overrides).
 dict-check *dir:
     cargo run --quiet -p newswire -- dict check "$@"
+
+# Validate deploy/docker-compose.yml (needs docker-compose: `apt-get install docker-compose`).
+compose-check:
+    docker-compose -f deploy/docker-compose.yml config --quiet

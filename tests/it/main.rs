@@ -9,3 +9,4 @@ mod pipeline;
 mod postgres_store;
 mod restarts;
 mod schema;
+mod security;
