@@ -72,6 +72,7 @@ async fn stages_expose_metrics_health_readiness_and_a_nats_service() {
     let (_, metrics) = get(&http, format!("http://{sink_ops}/metrics")).await;
     for expected in [
         "newswire_events_stored_total",
+        "newswire_events_in_store_total{category=\"threaten\"}",
         "newswire_end_to_end_seconds_bucket",
         "newswire_store_batch_size_bucket",
         "newswire_messages_total{stage=\"sink\",outcome=\"ack\"}",

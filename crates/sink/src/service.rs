@@ -169,6 +169,8 @@ impl Handler for StoreBatch {
                 for (i, event) in &decoded {
                     let latency = (now - event.ingested_at).as_seconds_f64().max(0.0);
                     metrics::histogram!("newswire_end_to_end_seconds").record(latency);
+                    metrics::counter!("newswire_events_in_store_total", "category" => event.category.clone())
+                        .increment(1);
                     let parent = newswire_shared::trace::from_headers(batch[*i].headers.as_ref());
                     let (span, context) = newswire_shared::trace::event_span(
                         STAGE,
