@@ -17,7 +17,7 @@ use ::postgres::{Client, Config, NoTls, Statement};
 use newswire_shared::TaggedEvent;
 use time::OffsetDateTime;
 
-use crate::store::{Filter, Store, StoreError, StoreReport, redact};
+use crate::store::{Dialect, Filter, SqlValue, Store, StoreError, StoreReport, redact};
 
 /// Schema migrations, applied in order, each once: the SQLite schema in PostgreSQL types.
 const MIGRATIONS: &[&str] = &[r"
@@ -659,59 +659,16 @@ impl Store for PostgresStore {
     }
 
     fn query(&self, filter: &Filter) -> Result<Vec<TaggedEvent>, StoreError> {
-        let filter = filter.clone().normalised()?;
-        let mut sql = String::from("SELECT e.payload FROM events e WHERE TRUE");
-        let mut params: Vec<Param> = Vec::new();
-        let mut bind = |sql: &mut String, clause: &str, value: Param| {
-            params.push(value);
-            sql.push_str(&clause.replace('?', &format!("${}", params.len())));
-        };
-        if let Some(actor) = filter.actor {
-            bind(
-                &mut sql,
-                " AND EXISTS (SELECT 1 FROM event_actors a WHERE a.event_id = e.event_id AND starts_with(a.code, ?::text))",
-                Box::new(actor),
-            );
-        }
-        if let Some(country) = filter.country {
-            bind(
-                &mut sql,
-                " AND EXISTS (SELECT 1 FROM event_actors a WHERE a.event_id = e.event_id AND a.country = ?::text)",
-                Box::new(country),
-            );
-        }
-        if let Some(category) = filter.category {
-            if category == newswire_shared::CATEGORY_NONE {
-                bind(&mut sql, " AND e.category = ?::text", Box::new(category));
-            } else {
-                bind(
-                    &mut sql,
-                    " AND EXISTS (SELECT 1 FROM event_categories c WHERE c.event_id = e.event_id AND ?::text IN (c.category, c.root, c.code))",
-                    Box::new(category),
-                );
-            }
-        }
-        if let Some(article) = filter.article_id {
-            bind(&mut sql, " AND e.article_id = ?::text", Box::new(article));
-        }
-        if let Some(since) = filter.since {
-            bind(
-                &mut sql,
-                " AND e.event_time >= ?::int8",
-                Box::new(since.unix_timestamp()),
-            );
-        }
-        if let Some(until) = filter.until {
-            bind(
-                &mut sql,
-                " AND e.event_time < ?::int8",
-                Box::new(until.unix_timestamp()),
-            );
-        }
-        sql.push_str(" ORDER BY e.event_time, e.article_id, e.sentence_index");
-        if let Some(limit) = filter.limit {
-            bind(&mut sql, " LIMIT ?::int8", Box::new(int(limit)));
-        }
+        let (sql, values) = filter.clone().normalised()?.to_sql(Dialect::Postgres);
+        let params: Vec<Param> = values
+            .into_iter()
+            .map(|v| -> Param {
+                match v {
+                    SqlValue::Text(text) => Box::new(text),
+                    SqlValue::Integer(n) => Box::new(n),
+                }
+            })
+            .collect();
         let payloads: Vec<String> = self.call(move |live| {
             let params: Vec<&(dyn ToSql + Sync)> = params
                 .iter()

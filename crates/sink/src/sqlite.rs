@@ -6,7 +6,7 @@ use newswire_shared::TaggedEvent;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params, params_from_iter, types::Value};
 use time::OffsetDateTime;
 
-use crate::store::{Filter, Store, StoreError, StoreReport};
+use crate::store::{Dialect, Filter, SqlValue, Store, StoreError, StoreReport};
 
 /// Schema migrations, applied in order, each once.
 const MIGRATIONS: &[&str] = &[r"
@@ -313,63 +313,11 @@ impl Store for SqliteStore {
     }
 
     fn query(&self, filter: &Filter) -> Result<Vec<TaggedEvent>, StoreError> {
-        let filter = filter.clone().normalised()?;
-        let mut sql = String::from("SELECT e.payload FROM events e WHERE 1 = 1");
-        let mut args: Vec<Value> = Vec::new();
-        let mut bind = |sql: &mut String, clause: &str, value: Value| {
-            args.push(value);
-            sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
-        };
-        if let Some(actor) = filter.actor {
-            bind(
-                &mut sql,
-                " AND EXISTS (SELECT 1 FROM event_actors a WHERE a.event_id = e.event_id AND substr(a.code, 1, length(?)) = ?)",
-                Value::Text(actor),
-            );
-        }
-        if let Some(country) = filter.country {
-            bind(
-                &mut sql,
-                " AND EXISTS (SELECT 1 FROM event_actors a WHERE a.event_id = e.event_id AND a.country = ?)",
-                Value::Text(country),
-            );
-        }
-        if let Some(category) = filter.category {
-            if category == newswire_shared::CATEGORY_NONE {
-                bind(&mut sql, " AND e.category = ?", Value::Text(category));
-            } else {
-                bind(
-                    &mut sql,
-                    " AND EXISTS (SELECT 1 FROM event_categories c WHERE c.event_id = e.event_id AND ? IN (c.category, c.root, c.code))",
-                    Value::Text(category),
-                );
-            }
-        }
-        if let Some(article) = filter.article_id {
-            bind(&mut sql, " AND e.article_id = ?", Value::Text(article));
-        }
-        if let Some(since) = filter.since {
-            bind(
-                &mut sql,
-                " AND e.event_time >= ?",
-                Value::Integer(since.unix_timestamp()),
-            );
-        }
-        if let Some(until) = filter.until {
-            bind(
-                &mut sql,
-                " AND e.event_time < ?",
-                Value::Integer(until.unix_timestamp()),
-            );
-        }
-        sql.push_str(" ORDER BY e.event_time, e.article_id, e.sentence_index");
-        if let Some(limit) = filter.limit {
-            bind(
-                &mut sql,
-                " LIMIT ?",
-                Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)),
-            );
-        }
+        let (sql, values) = filter.clone().normalised()?.to_sql(Dialect::Sqlite);
+        let args = values.into_iter().map(|v| match v {
+            SqlValue::Text(text) => Value::Text(text),
+            SqlValue::Integer(n) => Value::Integer(n),
+        });
         let mut statement = self.conn.prepare(&sql).map_err(classify)?;
         let rows = statement
             .query_map(params_from_iter(args), |row| row.get::<_, String>(0))

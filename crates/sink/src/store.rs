@@ -78,6 +78,101 @@ impl Filter {
     }
 }
 
+/// A value bound to a filter query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SqlValue {
+    Text(String),
+    Integer(i64),
+}
+
+/// What differs between the stores' SQL in the filter query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// `?1` placeholders, prefix match with `substr`.
+    Sqlite,
+    /// `$1::text` placeholders, prefix match with `starts_with`.
+    Postgres,
+}
+
+impl Filter {
+    /// The query selecting the stored payloads this filter matches, in event time, article
+    /// and sentence order: fixed fragments with numbered placeholders, never a value in the
+    /// text, and the values to bind in order. Call it on a [`normalised`](Self::normalised)
+    /// filter.
+    pub(crate) fn to_sql(&self, dialect: Dialect) -> (String, Vec<SqlValue>) {
+        let mut sql = String::from("SELECT e.payload FROM events e WHERE 1 = 1");
+        let mut values: Vec<SqlValue> = Vec::new();
+        // `{}` in a fragment stands for the value just added, as often as it appears.
+        let mut bind = |sql: &mut String, fragment: &str, value: SqlValue| {
+            let placeholder = match (dialect, &value) {
+                (Dialect::Sqlite, _) => format!("?{}", values.len() + 1),
+                (Dialect::Postgres, SqlValue::Text(_)) => format!("${}::text", values.len() + 1),
+                (Dialect::Postgres, SqlValue::Integer(_)) => format!("${}::int8", values.len() + 1),
+            };
+            values.push(value);
+            sql.push_str(&fragment.replace("{}", &placeholder));
+        };
+        if let Some(actor) = &self.actor {
+            let prefix = match dialect {
+                Dialect::Sqlite => "substr(a.code, 1, length({})) = {}",
+                Dialect::Postgres => "starts_with(a.code, {})",
+            };
+            bind(
+                &mut sql,
+                &format!(
+                    " AND EXISTS (SELECT 1 FROM event_actors a WHERE a.event_id = e.event_id AND {prefix})"
+                ),
+                SqlValue::Text(actor.clone()),
+            );
+        }
+        if let Some(country) = &self.country {
+            bind(
+                &mut sql,
+                " AND EXISTS (SELECT 1 FROM event_actors a WHERE a.event_id = e.event_id AND a.country = {})",
+                SqlValue::Text(country.clone()),
+            );
+        }
+        if let Some(category) = &self.category {
+            let fragment = if category == newswire_shared::CATEGORY_NONE {
+                " AND e.category = {}"
+            } else {
+                " AND EXISTS (SELECT 1 FROM event_categories c WHERE c.event_id = e.event_id AND {} IN (c.category, c.root, c.code))"
+            };
+            bind(&mut sql, fragment, SqlValue::Text(category.clone()));
+        }
+        if let Some(article) = &self.article_id {
+            bind(
+                &mut sql,
+                " AND e.article_id = {}",
+                SqlValue::Text(article.clone()),
+            );
+        }
+        if let Some(since) = self.since {
+            bind(
+                &mut sql,
+                " AND e.event_time >= {}",
+                SqlValue::Integer(since.unix_timestamp()),
+            );
+        }
+        if let Some(until) = self.until {
+            bind(
+                &mut sql,
+                " AND e.event_time < {}",
+                SqlValue::Integer(until.unix_timestamp()),
+            );
+        }
+        sql.push_str(" ORDER BY e.event_time, e.article_id, e.sentence_index");
+        if let Some(limit) = self.limit {
+            bind(
+                &mut sql,
+                " LIMIT {}",
+                SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)),
+            );
+        }
+        (sql, values)
+    }
+}
+
 /// A place tagged events are kept.
 pub trait Store: Send {
     /// Writes a batch in one transaction; events already stored are skipped. Returns only
