@@ -75,8 +75,9 @@ const TWO_LETTER: &[(&str, &str)] = &[
     ("zul", "zu"),
 ];
 
-/// Text beyond this many bytes does not make detection more certain, only slower.
-const SAMPLE_BYTES: usize = 4096;
+/// A kilobyte of text is plenty for the detector: more does not make it more certain, only
+/// slower (it was the producer's largest cost per article at 4 KB).
+const SAMPLE_BYTES: usize = 1024;
 
 /// The language of `text` when the detector is confident, as ISO 639-1 where one exists.
 pub fn detect_language(text: &str) -> Option<String> {

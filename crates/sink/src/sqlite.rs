@@ -9,7 +9,8 @@ use time::OffsetDateTime;
 use crate::store::{Dialect, Filter, SqlValue, Store, StoreError, StoreReport};
 
 /// Schema migrations, applied in order, each once.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE articles (
     article_id     TEXT PRIMARY KEY,
     title          TEXT,
@@ -68,7 +69,60 @@ CREATE TABLE event_categories (
 CREATE INDEX event_categories_by_code ON event_categories(code);
 CREATE INDEX event_categories_by_root ON event_categories(root);
 CREATE INDEX event_categories_by_category ON event_categories(category);
-"];
+",
+    r"
+-- Version 2: actor and category rows point at their event by the events table's rowid, which
+-- grows with every insert, instead of by the event id, a content hash. Their index on the
+-- event then takes appends instead of inserts at random places, which slowed writes as the
+-- tables grew. Idempotency stays with the events table's key: rows are written only for an
+-- event that was new.
+CREATE TABLE event_actors_v2 (
+    event_row  INTEGER NOT NULL,
+    code       TEXT NOT NULL,
+    country    TEXT,
+    role       TEXT,
+    mention    TEXT NOT NULL,
+    span_start INTEGER NOT NULL,
+    span_end   INTEGER NOT NULL,
+    reporter   INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO event_actors_v2
+    SELECT e.rowid, a.code, a.country, a.role, a.mention, a.span_start, a.span_end, a.reporter
+    FROM event_actors a JOIN events e ON e.event_id = a.event_id ORDER BY e.rowid;
+DROP TABLE event_actors;
+ALTER TABLE event_actors_v2 RENAME TO event_actors;
+CREATE INDEX event_actors_by_event ON event_actors(event_row);
+CREATE INDEX event_actors_by_code ON event_actors(code);
+CREATE INDEX event_actors_by_country ON event_actors(country);
+CREATE TABLE event_categories_v2 (
+    event_row  INTEGER NOT NULL,
+    seq        INTEGER NOT NULL,
+    code       TEXT NOT NULL,
+    root       TEXT NOT NULL,
+    category   TEXT NOT NULL,
+    quad_class INTEGER NOT NULL,
+    goldstein  REAL NOT NULL,
+    plover     TEXT,
+    cue        TEXT NOT NULL,
+    cue_start  INTEGER NOT NULL,
+    cue_end    INTEGER NOT NULL,
+    source     TEXT,
+    target     TEXT,
+    modality   TEXT NOT NULL,
+    confidence REAL NOT NULL
+);
+INSERT INTO event_categories_v2
+    SELECT e.rowid, c.seq, c.code, c.root, c.category, c.quad_class, c.goldstein, c.plover,
+           c.cue, c.cue_start, c.cue_end, c.source, c.target, c.modality, c.confidence
+    FROM event_categories c JOIN events e ON e.event_id = c.event_id ORDER BY e.rowid, c.seq;
+DROP TABLE event_categories;
+ALTER TABLE event_categories_v2 RENAME TO event_categories;
+CREATE INDEX event_categories_by_event ON event_categories(event_row);
+CREATE INDEX event_categories_by_code ON event_categories(code);
+CREATE INDEX event_categories_by_root ON event_categories(root);
+CREATE INDEX event_categories_by_category ON event_categories(category);
+",
+];
 
 /// Milliseconds since the Unix epoch.
 fn unix_ms(t: OffsetDateTime) -> i64 {
@@ -222,13 +276,13 @@ impl Store for SqliteStore {
                 .map_err(classify)?;
             let mut actor = tx
                 .prepare_cached(
-                    "INSERT INTO event_actors (event_id, code, country, role, mention, span_start, span_end, reporter)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+                    "INSERT INTO event_actors (event_row, code, country, role, mention, span_start, span_end, reporter)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .map_err(classify)?;
             let mut category = tx
                 .prepare_cached(
-                    "INSERT INTO event_categories (event_id, seq, code, root, category, quad_class, goldstein,
+                    "INSERT INTO event_categories (event_row, seq, code, root, category, quad_class, goldstein,
                         plover, cue, cue_start, cue_end, source, target, modality, confidence)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 )
@@ -270,11 +324,17 @@ impl Store for SqliteStore {
                     continue;
                 }
                 report.stored += 1;
-                let reporter = e.reporter.iter().map(|a| (a, true));
+                let row = tx.last_insert_rowid();
+                // The reporter is recorded among the actors unless it is one already.
+                let reporter = e
+                    .reporter
+                    .iter()
+                    .filter(|r| e.actors.iter().all(|a| a.code != r.code))
+                    .map(|a| (a, true));
                 for (a, is_reporter) in e.actors.iter().map(|a| (a, false)).chain(reporter) {
                     actor
                         .execute(params![
-                            e.event_id,
+                            row,
                             a.code,
                             a.country,
                             a.role,
@@ -288,7 +348,7 @@ impl Store for SqliteStore {
                 for (seq, c) in e.events.iter().enumerate() {
                     category
                         .execute(params![
-                            e.event_id,
+                            row,
                             int(seq),
                             c.code,
                             c.root,
@@ -389,6 +449,93 @@ mod tests {
         assert_eq!(
             reopened.query(&Filter::default()).expect("queries"),
             vec![original]
+        );
+    }
+
+    #[test]
+    fn a_version_one_database_is_migrated_with_its_actor_and_category_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("v1.db");
+        // A store written by the first schema: event rows keyed by event id.
+        {
+            let conn = Connection::open(&path).expect("opens");
+            conn.execute_batch(MIGRATIONS[0]).expect("version 1");
+            conn.execute_batch(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);
+                 INSERT INTO schema_migrations VALUES (1, 0);",
+            )
+            .expect("recorded");
+            let e = event(
+                "dd",
+                1,
+                &[("PRKMIL", "PRK"), ("KORGOV", "KOR")],
+                Some(("13", "threaten")),
+            );
+            let payload = serde_json::to_string(&e).expect("encodes");
+            conn.execute(
+                "INSERT INTO articles VALUES (?1, NULL, NULL, NULL, 86400, 10, 0)",
+                [&e.article_id],
+            )
+            .expect("article");
+            conn.execute(
+                "INSERT INTO events VALUES (?1, ?2, 1, 'text', 'threaten', 86400, 0, 0, 'v', ?3)",
+                params![e.event_id, e.article_id, payload],
+            )
+            .expect("event");
+            for (code, country) in [("PRKMIL", "PRK"), ("KORGOV", "KOR")] {
+                conn.execute(
+                    "INSERT INTO event_actors VALUES (?1, ?2, ?3, NULL, ?2, 0, 1, 0)",
+                    params![e.event_id, code, country],
+                )
+                .expect("actor");
+            }
+            conn.execute(
+                "INSERT INTO event_categories VALUES (?1, 0, '130', '13', 'threaten', 3, -4.4, NULL, 'x', 0, 1, NULL, NULL, 'asserted', 0.9)",
+                [&e.event_id],
+            )
+            .expect("category");
+        }
+        let mut store = SqliteStore::open(&path).expect("migrates");
+        let by = |filter: Filter| store.query(&filter).expect("queries").len();
+        assert_eq!(
+            by(Filter {
+                actor: Some("PRK".into()),
+                ..Filter::default()
+            }),
+            1
+        );
+        assert_eq!(
+            by(Filter {
+                country: Some("KOR".into()),
+                ..Filter::default()
+            }),
+            1
+        );
+        assert_eq!(
+            by(Filter {
+                category: Some("13".into()),
+                ..Filter::default()
+            }),
+            1
+        );
+        assert_eq!(
+            by(Filter {
+                country: Some("RUS".into()),
+                ..Filter::default()
+            }),
+            0
+        );
+        // New events go on after the migrated one.
+        let next = event("dd", 2, &[("RUSGOV", "RUS")], Some(("13", "threaten")));
+        store.store(std::slice::from_ref(&next)).expect("stores");
+        assert_eq!(
+            store
+                .query(&Filter {
+                    country: Some("RUS".into()),
+                    ..Filter::default()
+                })
+                .expect("queries"),
+            vec![next]
         );
     }
 

@@ -112,6 +112,17 @@ impl Filter {
             values.push(value);
             sql.push_str(&fragment.replace("{}", &placeholder));
         };
+        // SQLite's actor and category rows point at their event's rowid, PostgreSQL's at its id.
+        let (actors_of, categories_of) = match dialect {
+            Dialect::Sqlite => (
+                "SELECT 1 FROM event_actors a WHERE a.event_row = e.rowid",
+                "SELECT 1 FROM event_categories c WHERE c.event_row = e.rowid",
+            ),
+            Dialect::Postgres => (
+                "SELECT 1 FROM event_actors a WHERE a.event_id = e.event_id",
+                "SELECT 1 FROM event_categories c WHERE c.event_id = e.event_id",
+            ),
+        };
         if let Some(actor) = &self.actor {
             let prefix = match dialect {
                 Dialect::Sqlite => "substr(a.code, 1, length({})) = {}",
@@ -119,26 +130,24 @@ impl Filter {
             };
             bind(
                 &mut sql,
-                &format!(
-                    " AND EXISTS (SELECT 1 FROM event_actors a WHERE a.event_id = e.event_id AND {prefix})"
-                ),
+                &format!(" AND EXISTS ({actors_of} AND {prefix})"),
                 SqlValue::Text(actor.clone()),
             );
         }
         if let Some(country) = &self.country {
             bind(
                 &mut sql,
-                " AND EXISTS (SELECT 1 FROM event_actors a WHERE a.event_id = e.event_id AND a.country = {})",
+                &format!(" AND EXISTS ({actors_of} AND a.country = {{}})"),
                 SqlValue::Text(country.clone()),
             );
         }
         if let Some(category) = &self.category {
             let fragment = if category == newswire_shared::CATEGORY_NONE {
-                " AND e.category = {}"
+                " AND e.category = {}".to_owned()
             } else {
-                " AND EXISTS (SELECT 1 FROM event_categories c WHERE c.event_id = e.event_id AND {} IN (c.category, c.root, c.code))"
+                format!(" AND EXISTS ({categories_of} AND {{}} IN (c.category, c.root, c.code))")
             };
-            bind(&mut sql, fragment, SqlValue::Text(category.clone()));
+            bind(&mut sql, &fragment, SqlValue::Text(category.clone()));
         }
         if let Some(article) = &self.article_id {
             bind(
