@@ -435,21 +435,39 @@ fn person_role(person: &crate::dict::Person, date: Option<Date>) -> &str {
 
 /// "according to X", "X reported", "X said, citing": the outlet that reports the sentence.
 fn is_reporter(text: &str, actor: &Actor) -> bool {
-    let before = text[..actor.span.start].trim_end().to_lowercase();
-    if before.ends_with("according to")
-        || before.ends_with("according to the")
-        || before.ends_with("reported by")
-        || before.ends_with("cited by")
+    let before = text[..actor.span.start].trim_end();
+    if [
+        "according to",
+        "according to the",
+        "reported by",
+        "cited by",
+    ]
+    .iter()
+    .any(|phrase| ends_with_ignore_case(before, phrase))
     {
         return true;
     }
     if actor.role.as_deref() == Some("MED") {
-        let after = text[actor.span.end..].trim_start().to_lowercase();
+        let after = text[actor.span.end..].trim_start();
         return ["reported", "said", "says", "reports", "quoted", "cited"]
             .iter()
-            .any(|w| after.starts_with(w));
+            .any(|w| starts_with_ignore_case(after, w));
     }
     false
+}
+
+/// `text` starts with the lower-case ASCII `prefix`, in any case; no allocation (this runs for
+/// every actor and cue of every sentence).
+fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
+    text.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
+}
+
+/// `text` ends with the lower-case ASCII `suffix`, in any case.
+fn ends_with_ignore_case(text: &str, suffix: &str) -> bool {
+    text.len() >= suffix.len()
+        && text.as_bytes()[text.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
 }
 
 const NEGATION: &[&str] = &[
@@ -507,21 +525,19 @@ fn modality(text: &str, cue: Span) -> Modality {
         .find(|(_, c)| matches!(c, ',' | ';' | ':' | '(' | '—'))
         .map_or(0, |(p, c)| p + c.len_utf8());
     let clause = &before[clause_start..];
-    let words: Vec<String> = clause
-        .split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '\u{2019}'))
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect();
-    let window = &words[words.len().saturating_sub(8)..];
-    let cue_words: Vec<String> = text[cue.start..cue.end]
-        .split_whitespace()
-        .map(str::to_lowercase)
-        .collect();
+    // The last eight words of the clause and the cue's words, compared without allocating.
+    let window = || {
+        clause
+            .rsplit(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '\u{2019}'))
+            .filter(|w| !w.is_empty())
+            .take(8)
+            .chain(text[cue.start..cue.end].split_whitespace())
+    };
     let has = |list: &[&str]| {
-        window.iter().chain(&cue_words).any(|w| {
-            list.contains(&w.as_str())
+        window().any(|w| {
+            list.iter().any(|entry| w.eq_ignore_ascii_case(entry))
                 || (std::ptr::eq(list, NEGATION)
-                    && (w.ends_with("n't") || w.ends_with("n\u{2019}t")))
+                    && (ends_with_ignore_case(w, "n't") || ends_with_ignore_case(w, "n\u{2019}t")))
         })
     };
     if has(NEGATION) {
@@ -578,10 +594,7 @@ fn in_prepositional_phrase(text: &str, actors: &[Actor], actor: &Actor) -> bool 
 /// before the cue).
 fn source_and_target(text: &str, cue: Span, actors: &[Actor]) -> (Option<String>, Option<String>) {
     let after_cue = &text[cue.end..];
-    let passive_by = after_cue
-        .trim_start()
-        .to_lowercase()
-        .starts_with("by ")
+    let passive_by = starts_with_ignore_case(after_cue.trim_start(), "by ")
         .then(|| {
             actors
                 .iter()
@@ -600,10 +613,7 @@ fn source_and_target(text: &str, cue: Span, actors: &[Actor]) -> (Option<String>
         .or_else(|| preceding.last())
         .copied();
     // "collaboration between Moscow and Pyongyang": the pair after "between" are the parties.
-    let between = after_cue
-        .trim_start()
-        .to_lowercase()
-        .starts_with("between ")
+    let between = starts_with_ignore_case(after_cue.trim_start(), "between ")
         .then(|| {
             let mut after: Vec<&Actor> =
                 actors.iter().filter(|a| a.span.start >= cue.end).collect();
