@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -790,10 +790,13 @@ impl Dictionary {
                 ..actor_terms[i].clone()
             })
             .collect();
+        // A DFA: every sentence is scanned with overlapping search, which was the classifier's
+        // largest cost on the NFA the builder chose by default; the DFA costs a few megabytes.
         let build = |patterns: &[String]| {
             AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::DFA))
                 .build(patterns)
                 .map_err(|e| DictErrors(vec![DictError::Build(e.to_string())]))
         };
