@@ -208,8 +208,13 @@ pub enum DictCommand {
 
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
-    /// Where events are stored: sqlite://PATH.
-    #[arg(long, env = "NEWSWIRE_STORE", default_value = "sqlite://newswire.db")]
+    /// Where events are stored: sqlite://PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DB.
+    #[arg(
+        long,
+        env = "NEWSWIRE_STORE",
+        hide_env_values = true,
+        default_value = "sqlite://newswire.db"
+    )]
     pub store: String,
 }
 

@@ -34,7 +34,16 @@ struct Key {
     arg: &'static str,
     kind: Kind,
     secret: bool,
+    /// A URL that may carry a password: masked when shown.
+    url: bool,
     commands: Option<&'static [&'static str]>,
+}
+
+impl Key {
+    /// Kept out of `--help`, whose defaults the file's values become.
+    fn hidden(&self) -> bool {
+        self.secret || self.url
+    }
 }
 
 const STAGES: &[&str] = &["producer serve", "classifier", "sink"];
@@ -45,6 +54,7 @@ const fn key(section: &'static str, name: &'static str, arg: &'static str, kind:
         arg,
         kind,
         secret: false,
+        url: false,
         commands: None,
     }
 }
@@ -55,8 +65,13 @@ const fn secret(section: &'static str, name: &'static str, arg: &'static str) ->
         arg,
         kind: Kind::Text,
         secret: true,
+        url: false,
         commands: None,
     }
+}
+const fn url(mut k: Key) -> Key {
+    k.url = true;
+    k
 }
 const fn only(mut k: Key, commands: &'static [&'static str]) -> Key {
     k.commands = Some(commands);
@@ -65,7 +80,7 @@ const fn only(mut k: Key, commands: &'static [&'static str]) -> Key {
 
 /// Every key the file may hold.
 const KEYS: &[Key] = &[
-    key("nats", "url", "nats_url", Kind::List),
+    url(key("nats", "url", "nats_url", Kind::List)),
     key("nats", "prefix", "prefix", Kind::Text),
     key("nats", "replicas", "replicas", Kind::Integer),
     key("nats", "name", "nats_name", Kind::Text),
@@ -192,7 +207,7 @@ const KEYS: &[Key] = &[
         &["classifier"],
     ),
     only(
-        key("sink", "store", "store", Kind::Text),
+        url(key("sink", "store", "store", Kind::Text)),
         &["sink", "query", "up", "demo"],
     ),
     only(key("sink", "durable", "durable", Kind::Text), &["sink"]),
@@ -298,7 +313,7 @@ impl FileValues {
                 if key.commands.is_some_and(|c| !c.contains(&path.as_str())) {
                     continue;
                 }
-                command = with_default(command, &path, key.arg, values);
+                command = with_default(command, &path, key.arg, values, key.hidden());
             }
         }
         command
@@ -355,7 +370,14 @@ fn command_paths(command: &Command) -> Vec<(String, ())> {
 /// Sets `arg`'s default in the command at `path`, when that command has the argument.
 /// A list goes to a multi-valued argument as values, to a single-valued one (the NATS URL)
 /// joined with commas, the form its flag takes.
-fn with_default(command: Command, path: &str, arg: &str, values: &[String]) -> Command {
+/// `hidden` keeps the value out of `--help` (secrets, and URLs that may carry a password).
+fn with_default(
+    command: Command,
+    path: &str,
+    arg: &str,
+    values: &[String],
+    hidden: bool,
+) -> Command {
     let joined = clap::builder::OsStr::from(values.join(","));
     let values: Vec<clap::builder::OsStr> = values
         .iter()
@@ -365,11 +387,12 @@ fn with_default(command: Command, path: &str, arg: &str, values: &[String]) -> C
         if c.get_arguments().any(|a| a.get_id() == arg) {
             let (values, joined) = (values.clone(), joined.clone());
             c.mut_arg(arg, move |a| {
-                if matches!(a.get_action(), clap::ArgAction::Append) {
+                let a = if matches!(a.get_action(), clap::ArgAction::Append) {
                     a.default_values(values)
                 } else {
                     a.default_value(joined)
-                }
+                };
+                a.hide_default_value(hidden)
             })
         } else {
             c
@@ -471,11 +494,21 @@ fn render(matches: &ArgMatches, key: &Key) -> Option<String> {
     if key.secret {
         return Some("\"***\"".to_owned());
     }
-    if key.arg == "store" {
-        // A PostgreSQL URL may carry a password.
-        return Some(toml::Value::String(newswire_sink::store::redact(&raw[0])).to_string());
-    }
     let quote = |s: &String| toml::Value::String(s.clone()).to_string();
+    if key.url {
+        // `nats://user:pass@host`, `postgres://user:pass@host/db`: the password is masked.
+        let raw: Vec<String> = raw
+            .iter()
+            .map(|u| newswire_sink::store::redact(u))
+            .collect();
+        return Some(match raw.as_slice() {
+            [one] => quote(one),
+            many => format!(
+                "[{}]",
+                many.iter().map(quote).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
     Some(match key.kind {
         Kind::Integer | Kind::Bool => raw.join(","),
         Kind::Text => quote(&raw[0]),
@@ -584,6 +617,29 @@ mod tests {
         assert!(!report.contains("s3cret"), "{report}");
         assert!(report.contains("max_deliver = 3  # file"), "{report}");
         assert!(report.contains("max_batch = 256  # default"), "{report}");
+    }
+
+    #[test]
+    fn secrets_from_the_file_stay_out_of_help_and_check() {
+        let file = FileValues::parse(
+            "[nats]\nurl = \"nats://u:natspw@h:4222\"\ntoken = \"tokpw\"\n[sink]\nstore = \"postgres://u:pgpw@db/x\"\n",
+        )
+        .expect("valid");
+        let command = file.apply(<crate::cli::Cli as clap::CommandFactory>::command());
+        let help = command
+            .clone()
+            .try_get_matches_from(["newswire", "sink", "--help"])
+            .expect_err("help is shown")
+            .to_string();
+        let report = check(command, &file, Some("sink")).expect("checks");
+        for secret in ["natspw", "tokpw", "pgpw"] {
+            assert!(!help.contains(secret), "{secret} in help:\n{help}");
+            assert!(!report.contains(secret), "{secret} in:\n{report}");
+        }
+        assert!(
+            report.contains("url = \"nats://u:***@h:4222\"  # file"),
+            "{report}"
+        );
     }
 
     #[test]

@@ -251,7 +251,7 @@ fn parse_json(text: &str) -> Result<Vec<Article>, ArticleError> {
                 source: item.source,
                 url: item.url,
                 published_at,
-                language: item.language.map(|l| normalise_language(&l)),
+                language: item.language.as_deref().and_then(normalise_language),
             },
             body: item.body,
         });
@@ -285,13 +285,14 @@ pub fn parse_date(value: &str) -> Option<OffsetDateTime> {
         .map(|d| d.midnight().assume_utc())
 }
 
-/// A language tag reduced to its lower-case primary subtag: `en-US` and `EN_gb` are `en`.
-pub fn normalise_language(tag: &str) -> String {
-    tag.trim()
-        .split(['-', '_'])
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase()
+/// A declared language tag reduced to its lower-case primary subtag (`en-US`, `EN_gb` and
+/// `en, fr` are `en`); `None` for an empty or malformed tag, so the language is detected instead.
+pub fn normalise_language(declared: &str) -> Option<String> {
+    let first = declared.split([',', ';']).next()?.trim();
+    let primary = first.split(['-', '_']).next()?.trim();
+    let valid =
+        (2..=8).contains(&primary.len()) && primary.chars().all(|c| c.is_ascii_alphabetic());
+    valid.then(|| primary.to_ascii_lowercase())
 }
 
 /// The article id: the first 128 bits of SHA-256 over the body with white space runs

@@ -100,13 +100,10 @@ impl FeedPoller {
                 let stop = stop.wait();
                 tokio::pin!(stop);
                 loop {
-                    tokio::select! {
-                        biased;
-                        () = &mut stop => break,
-                        report = poller.poll(&url) => match report {
-                            Ok(report) => debug!(feed = %url, ?report, "feed polled"),
-                            Err(e) => warn!(stage = "producer", input = "feed", feed = %url, error = %e, "feed poll failed; trying again at the next interval"),
-                        },
+                    // A poll runs to its end: shutdown waits for the item being published.
+                    match poller.poll(&url).await {
+                        Ok(report) => debug!(feed = %url, ?report, "feed polled"),
+                        Err(e) => warn!(stage = "producer", input = "feed", feed = %url, error = %e, "feed poll failed; trying again at the next interval"),
                     }
                     tokio::select! {
                         biased;
@@ -243,7 +240,7 @@ impl FeedPoller {
                 .language
                 .as_deref()
                 .or(feed.language.as_deref())
-                .map(normalise_language),
+                .and_then(normalise_language),
         };
         let text = entry
             .content

@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use scraper::{Html, Node};
 use serde_json::Value;
 
+use crate::article::normalise_language;
+
 /// Readable text and metadata taken from a formatted document.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Extracted {
@@ -550,7 +552,7 @@ impl Dom {
                     html_lang = node
                         .attr("lang")
                         .or_else(|| node.attr("xml:lang"))
-                        .and_then(primary_language);
+                        .and_then(normalise_language);
                 }
                 "script" => {
                     let is_ld = node.attr("type").is_some_and(|t| {
@@ -624,10 +626,10 @@ impl Dom {
             .or_else(|| {
                 get("content-language")
                     .as_deref()
-                    .and_then(primary_language)
+                    .and_then(normalise_language)
             })
-            .or_else(|| get("og:locale").as_deref().and_then(primary_language))
-            .or_else(|| ld.language.as_deref().and_then(primary_language));
+            .or_else(|| get("og:locale").as_deref().and_then(normalise_language))
+            .or_else(|| ld.language.as_deref().and_then(normalise_language));
 
         Extracted {
             title,
@@ -938,15 +940,6 @@ pub(crate) fn clean(text: &str) -> Option<String> {
         out.push(c);
     }
     (!out.is_empty()).then_some(out)
-}
-
-/// Lower-cased primary subtag of a declared language ("en-GB", "pt_BR", "en, fr").
-pub(crate) fn primary_language(declared: &str) -> Option<String> {
-    let first = declared.split([',', ';']).next()?.trim();
-    let primary = first.split(['-', '_']).next()?.trim();
-    let valid =
-        (2..=8).contains(&primary.len()) && primary.chars().all(|c| c.is_ascii_alphabetic());
-    valid.then(|| primary.to_ascii_lowercase())
 }
 
 /// Removes an outlet name prefixed or suffixed to a headline ("Pact signed | The Ledger").
@@ -1621,10 +1614,10 @@ Critics in both parliaments said the pact had been rushed.";
             strip_site_name("Pact signed - Analysis", &sites),
             "Pact signed - Analysis"
         );
-        assert_eq!(primary_language("pt_BR").as_deref(), Some("pt"));
-        assert_eq!(primary_language("EN").as_deref(), Some("en"));
-        assert_eq!(primary_language("x-default"), None);
-        assert_eq!(primary_language(""), None);
+        assert_eq!(normalise_language("pt_BR").as_deref(), Some("pt"));
+        assert_eq!(normalise_language("EN").as_deref(), Some("en"));
+        assert_eq!(normalise_language("x-default"), None);
+        assert_eq!(normalise_language(""), None);
     }
 
     #[test]

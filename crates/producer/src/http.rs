@@ -199,7 +199,7 @@ fn query_meta(query: BTreeMap<String, String>) -> Result<ArticleMeta, String> {
             "source" => meta.source = Some(value),
             "title" => meta.title = Some(value),
             "url" => meta.url = Some(value),
-            "language" | "lang" => meta.language = Some(crate::article::normalise_language(&value)),
+            "language" | "lang" => meta.language = crate::article::normalise_language(&value),
             "published_at" => {
                 meta.published_at = Some(parse_date(&value).ok_or_else(|| {
                     format!("published_at {value:?} is neither RFC 3339 nor YYYY-MM-DD")

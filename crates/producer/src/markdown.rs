@@ -5,7 +5,8 @@
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
-use crate::html::{Extracted, TextWriter, clean, primary_language};
+use crate::article::normalise_language;
+use crate::html::{Extracted, TextWriter, clean};
 
 /// Front matter keys holding the publication date, most specific first.
 const DATE_KEYS: &[&str] = &[
@@ -35,7 +36,7 @@ pub fn extract_markdown(md: &str) -> Extracted {
         published_at: first_of(DATE_KEYS),
         language: first_of(&["lang", "language"])
             .as_deref()
-            .and_then(primary_language),
+            .and_then(normalise_language),
         body,
     }
 }

@@ -58,14 +58,18 @@ pub fn init(format: LogFormat) -> Telemetry {
         None::<tracing_subscriber::layer::Identity>,
         Telemetry::default(),
     );
-    let registry = tracing_subscriber::registry().with(filter).with(otel);
+    // RUST_LOG filters the log lines only: the per-event spans reach the exporter at `info`
+    // whatever level the logs are kept at.
+    let otel = otel.map(|layer| layer.with_filter(tracing_subscriber::filter::LevelFilter::INFO));
+    let registry = tracing_subscriber::registry().with(otel);
     let result = match format {
         LogFormat::Text => registry
             .with(
                 fmt::layer()
                     .with_writer(std::io::stderr)
                     .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-                    .with_target(false),
+                    .with_target(false)
+                    .with_filter(filter),
             )
             .try_init(),
         LogFormat::Json => registry
@@ -74,7 +78,8 @@ pub fn init(format: LogFormat) -> Telemetry {
                     .json()
                     .flatten_event(true)
                     .with_current_span(false)
-                    .with_writer(std::io::stderr),
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter),
             )
             .try_init(),
     };

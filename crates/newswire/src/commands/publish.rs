@@ -68,7 +68,7 @@ pub async fn run(args: PublishArgs) -> Result<()> {
         language: args
             .language
             .as_deref()
-            .map(newswire_producer::article::normalise_language),
+            .and_then(newswire_producer::article::normalise_language),
     };
     let format = match args.format {
         InputFormatArg::Auto => None,

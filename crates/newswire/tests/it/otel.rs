@@ -50,7 +50,7 @@ async fn each_article_is_one_trace_across_the_stages() {
             .args(["--nats-url", &nats.url()])
             .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
             .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-            .env("RUST_LOG", "info");
+            .env("RUST_LOG", "warn");
         command
     };
     let mut classifier = traced(&["classifier"]).spawn().expect("starts");
