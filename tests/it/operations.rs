@@ -42,10 +42,7 @@ async fn stages_expose_metrics_health_readiness_and_a_nats_service() {
         .publish(&sample_article())
         .await
         .expect("publishes");
-    wait_for("every sentence stored", Duration::from_secs(30), || async {
-        (stored_count(&store, Some(&receipt.article_id)).await == 19).then_some(())
-    })
-    .await;
+    wait_stored(&store, &receipt.article_id, 19).await;
 
     for ops in [classifier_ops, sink_ops] {
         assert_eq!(

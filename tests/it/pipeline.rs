@@ -66,10 +66,7 @@ async fn sample_article_is_stored_once_and_tagged() {
     let first = publisher.publish(&article).await.expect("publishes");
     assert_eq!((first.published, first.duplicates), (n, 0));
     let article_id = first.article_id.clone();
-    wait_for("every sentence stored", Duration::from_secs(30), || async {
-        (stored_count(&store, Some(&article_id)).await == n).then_some(())
-    })
-    .await;
+    wait_stored(&store, &article_id, n).await;
 
     // Every sentence exactly once, with the producer's text and offsets.
     let stored = stored_events(&store, &article_id).await;
@@ -121,18 +118,7 @@ async fn sample_article_is_stored_once_and_tagged() {
     );
 
     // Tagged duplicates that reach the sink (another classifier version, a replay) store nothing new.
-    for event in &stored {
-        js.send_publish(
-            subjects.tagged(&event.category, event.primary_actor_token()),
-            PublishMessage::build()
-                .message_id(format!("{}-replayed", event.event_id))
-                .payload(event.encode().into()),
-        )
-        .await
-        .expect("publishes")
-        .await
-        .expect("acked");
-    }
+    republish_tagged(&js, &subjects, &stored).await;
     assert_eq!(
         stream_messages(&js, &subjects.tagged_stream()).await,
         tagged_before + n as u64

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::message::PublishMessage;
 use newswire_classifier::ClassifierConfig;
 use newswire_producer::Publisher;
 use newswire_shared::TaggedEvent;
@@ -50,12 +49,7 @@ async fn sample_article_is_stored_once_in_postgres() {
         .await
         .expect("publishes");
     assert_eq!(published.published, 19);
-    wait_for(
-        "every sentence stored in PostgreSQL",
-        Duration::from_secs(30),
-        || async { (stored_count(&store, Some(&published.article_id)).await == 19).then_some(()) },
-    )
-    .await;
+    wait_stored(&store, &published.article_id, 19).await;
     assert_stored_exactly(&store, &expected).await;
     let stored = query(&store, Filter::default()).await;
     let indexes: Vec<u32> = stored.iter().map(|e| e.sentence_index).collect();
@@ -69,18 +63,7 @@ async fn sample_article_is_stored_once_in_postgres() {
     // Tagged events replayed with fresh message ids (another classifier run, a DLQ replay) pass
     // the stream's duplicate window, reach the sink, and store nothing new.
     let js = nats.jetstream().await;
-    for event in &stored {
-        js.send_publish(
-            subjects.tagged(&event.category, event.primary_actor_token()),
-            PublishMessage::build()
-                .message_id(format!("{}-replayed", event.event_id))
-                .payload(event.encode().into()),
-        )
-        .await
-        .expect("publishes")
-        .await
-        .expect("acked");
-    }
+    republish_tagged(&js, &subjects, &stored).await;
     let tagged = subjects.tagged_stream();
     wait_for(
         "the sink to take the replays",

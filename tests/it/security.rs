@@ -108,10 +108,7 @@ async fn each_stage_runs_with_its_own_user_and_cannot_publish_where_it_must_not(
         .publish(&sample_article())
         .await
         .expect("publishes");
-    wait_for("every sentence stored", Duration::from_secs(30), || async {
-        (stored_count(&store, Some(&receipt.article_id)).await == 19).then_some(())
-    })
-    .await;
+    wait_stored(&store, &receipt.article_id, 19).await;
 
     // Where a stage must not publish, the server refuses and says so, and nothing arrives.
     let admin =

@@ -165,6 +165,37 @@ pub async fn stored_count(store: &str, article_id: Option<&str>) -> usize {
     .expect("count task")
 }
 
+/// Waits until the store holds `n` events of `article_id`.
+pub async fn wait_stored(store: &str, article_id: &str, n: usize) {
+    wait_for(
+        &format!("{n} events of article {article_id} stored"),
+        Duration::from_secs(30),
+        || async { (stored_count(store, Some(article_id)).await == n).then_some(()) },
+    )
+    .await;
+}
+
+/// Publishes tagged events again with fresh message ids, as another classifier run or a
+/// dead-letter replay would: past the stream's duplicate window, on to the sink.
+pub async fn republish_tagged(
+    js: &jetstream::Context,
+    subjects: &newswire_shared::Subjects,
+    events: &[newswire_shared::TaggedEvent],
+) {
+    for event in events {
+        js.send_publish(
+            subjects.tagged(&event.category, event.primary_actor_token()),
+            jetstream::message::PublishMessage::build()
+                .message_id(format!("{}-replayed", event.event_id))
+                .payload(event.encode().into()),
+        )
+        .await
+        .expect("publishes")
+        .await
+        .expect("acked");
+    }
+}
+
 /// Messages in a stream.
 pub async fn stream_messages(js: &jetstream::Context, stream: &str) -> u64 {
     match js.get_stream(stream).await {
