@@ -54,9 +54,9 @@ pub enum ClassifierError {
     Dictionary(#[from] DictErrors),
     #[error(transparent)]
     DictionaryFiles(#[from] crate::dict::DictError),
-    #[error("cannot serve the operator endpoints on {addr:?}: {source}")]
+    #[error("cannot serve the operator endpoints on {addr}: {source}")]
     Listen {
-        addr: Option<std::net::SocketAddr>,
+        addr: std::net::SocketAddr,
         source: std::io::Error,
     },
 }
@@ -107,10 +107,7 @@ pub async fn run(
     .await?
     .monitor(config.metrics_listen, None)
     .await
-    .map_err(|source| ClassifierError::Listen {
-        addr: config.metrics_listen,
-        source,
-    })?;
+    .map_err(|(addr, source)| ClassifierError::Listen { addr, source })?;
     info!(
         stage = STAGE,
         version = classifier.version(),

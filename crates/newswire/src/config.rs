@@ -305,7 +305,7 @@ impl FileValues {
 
     /// Makes the file's values the defaults of every command they apply to.
     pub fn apply(&self, mut command: Command) -> Command {
-        for (path, _) in command_paths(&command) {
+        for path in command_paths(&command) {
             for key in KEYS {
                 let Some(values) = self.values.get(&(key.section, key.name)) else {
                     continue;
@@ -355,13 +355,13 @@ fn as_strings(key: &Key, value: &toml::Value) -> Option<Vec<String>> {
 }
 
 /// Every command and subcommand, by its path (`producer serve`), the root as "".
-fn command_paths(command: &Command) -> Vec<(String, ())> {
-    let mut paths = vec![(String::new(), ())];
+fn command_paths(command: &Command) -> Vec<String> {
+    let mut paths = vec![String::new()];
     for sub in command.get_subcommands() {
         let name = sub.get_name().to_owned();
-        paths.push((name.clone(), ()));
+        paths.push(name.clone());
         for inner in sub.get_subcommands() {
-            paths.push((format!("{name} {}", inner.get_name()), ()));
+            paths.push(format!("{name} {}", inner.get_name()));
         }
     }
     paths
@@ -526,7 +526,7 @@ mod tests {
         let command = <crate::cli::Cli as clap::CommandFactory>::command();
         let paths = command_paths(&command);
         for key in KEYS {
-            let found = paths.iter().any(|(path, ())| {
+            let found = paths.iter().any(|path| {
                 key.commands.is_none_or(|c| c.contains(&path.as_str()))
                     && find(&command, path)
                         .is_some_and(|c| c.get_arguments().any(|a| a.get_id() == key.arg))

@@ -262,6 +262,15 @@ fn parse_json(text: &str) -> Result<Vec<Article>, ArticleError> {
     Ok(articles)
 }
 
+/// Reads at most `max + 1` bytes: enough for the size check to refuse an oversized input
+/// without reading all of it. Every way in (files, stdin, the inbox) reads through it.
+pub fn read_limited(reader: impl std::io::Read, max: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    reader.take(max as u64 + 1).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// Reads the dates articles and feeds carry: RFC 3339, RFC 2822 (RSS), other ISO 8601 forms,
 /// a date and time without offset (taken as UTC) or a bare `YYYY-MM-DD` (midnight UTC).
 pub fn parse_date(value: &str) -> Option<OffsetDateTime> {

@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use crate::article::InputFormat;
+use crate::article::{InputFormat, read_limited};
 use crate::ingest::Ingestor;
 use crate::publish::ProducerError;
 use crate::seen::{Seen, digest};
@@ -216,7 +216,8 @@ impl Inbox {
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_owned();
-        let bytes = match read_limited(path, self.ingestor.limits().max_article_bytes) {
+        let max = self.ingestor.limits().max_article_bytes;
+        let bytes = match std::fs::File::open(path).and_then(|file| read_limited(file, max)) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(FileOutcome::AlreadyPublished); // taken by another replica
@@ -293,14 +294,4 @@ impl Inbox {
         debug!(file = %path.display(), to = %target.display(), "moved");
         Ok(target)
     }
-}
-
-/// Reads at most `max + 1` bytes, enough for the size check to refuse an oversized file
-/// without reading all of it.
-fn read_limited(path: &Path, max: usize) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)?;
-    let mut bytes = Vec::new();
-    file.take(max as u64 + 1).read_to_end(&mut bytes)?;
-    Ok(bytes)
 }

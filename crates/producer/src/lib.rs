@@ -17,8 +17,9 @@ pub mod seen;
 pub mod service;
 pub mod split;
 
+pub use article::read_limited;
 pub use article::{Article, ArticleError, InputFormat, Limits, article_id, parse_input};
-pub use ingest::{Ingestor, fill_meta, prepare_input};
+pub use ingest::{Ingestor, prepare_input};
 pub use publish::{
     ProducerError, Published, Publisher, RetryPolicy, check_limits, sentence_events,
 };

@@ -55,14 +55,6 @@ pub enum ProducerError {
 }
 
 impl ProducerError {
-    /// A failure of the broker (not of the input): worth retrying later.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Self::Nats(_) | Self::Publish { .. } | Self::Seen { .. }
-        )
-    }
-
     /// NATS could not be reached at start-up.
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Nats(NatsError::Connect { .. }))
@@ -212,15 +204,6 @@ impl Publisher {
             retry: RetryPolicy::default(),
             max_sentence_bytes: Limits::default().max_sentence_bytes,
         })
-    }
-
-    /// The JetStream context the publisher uses.
-    pub fn jetstream(&self) -> &jetstream::Context {
-        &self.js
-    }
-
-    pub fn subjects(&self) -> &Subjects {
-        &self.subjects
     }
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {

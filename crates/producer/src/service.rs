@@ -142,20 +142,17 @@ pub async fn run(
     )
     .await;
     if let Some(addr) = config.metrics_listen {
-        let streams = vec![subjects.raw_stream()];
-        let (client, js) = (client.clone(), js.clone());
-        let ready: newswire_shared::ops::ReadyCheck = Arc::new(move || {
-            let (client, js, streams) = (client.clone(), js.clone(), streams.clone());
-            Box::pin(async move { newswire_shared::ops::nats_ready(&client, &js, &streams).await })
-        });
-        let server = newswire_shared::ops::serve(addr, ready, stop.clone())
-            .await
-            .map_err(|source| ProducerError::Bind { addr, source })?;
-        monitors.spawn(async move {
-            if let Err(e) = server.await {
-                tracing::warn!(stage = STAGE, error = %e, "operator endpoints stopped");
-            }
-        });
+        newswire_shared::ops::start_endpoints(
+            addr,
+            STAGE,
+            js.clone(),
+            vec![subjects.raw_stream()],
+            None,
+            stop.clone(),
+            &mut monitors,
+        )
+        .await
+        .map_err(|source| ProducerError::Bind { addr, source })?;
     }
     if let Some(http) = &config.http {
         let listener = tokio::net::TcpListener::bind(http.listen)

@@ -418,8 +418,8 @@ impl ConsumerSettings {
         let steps = usize::try_from(self.max_deliver.saturating_sub(1))
             .unwrap_or(0)
             .min(5);
-        (0..steps)
-            .map(|i| (self.ack_wait * 2u32.pow(i as u32)).min(Duration::from_secs(300)))
+        (1..=steps)
+            .map(|n| retry_delay(self.ack_wait, n as i64))
             .collect()
     }
 }
@@ -569,10 +569,7 @@ pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
 /// tolerates longer outages: each further delivery adds 5 minutes).
 pub fn retry_delay(delay: Duration, deliveries: i64) -> Duration {
     let doublings = u32::try_from(deliveries.saturating_sub(1).clamp(0, 16)).unwrap_or(16);
-    delay
-        .saturating_mul(1u32 << doublings)
-        .min(MAX_RETRY_DELAY)
-        .max(delay.min(MAX_RETRY_DELAY))
+    delay.saturating_mul(1u32 << doublings).min(MAX_RETRY_DELAY)
 }
 
 /// Header names on dead letters.

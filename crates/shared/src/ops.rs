@@ -119,6 +119,36 @@ pub async fn serve(
     })
 }
 
+/// Serves the routes on `addr` for a stage until `stop`, in a task of `tasks`. Ready means
+/// connected to NATS, each of `streams` present, and `extra` (the store, say) fine.
+pub async fn start_endpoints(
+    addr: SocketAddr,
+    stage: &'static str,
+    js: async_nats::jetstream::Context,
+    streams: Vec<String>,
+    extra: Option<ReadyCheck>,
+    stop: Shutdown,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> std::io::Result<()> {
+    let ready: ReadyCheck = Arc::new(move || {
+        let (js, streams, extra) = (js.clone(), streams.clone(), extra.clone());
+        Box::pin(async move {
+            nats_ready(&js.client(), &js, &streams).await?;
+            match extra {
+                Some(check) => check().await,
+                None => Ok(()),
+            }
+        })
+    });
+    let server = serve(addr, ready, stop).await?;
+    tasks.spawn(async move {
+        if let Err(e) = server.await {
+            warn!(stage, error = %e, "operator endpoints stopped");
+        }
+    });
+    Ok(())
+}
+
 /// Readiness of a NATS client: connected, and each of `streams` exists.
 pub async fn nats_ready(
     client: &async_nats::Client,

@@ -64,6 +64,11 @@ impl Subjects {
         format!("{}_SEEN", self.stream_base)
     }
 
+    /// The stream holding the [`seen_bucket`](Self::seen_bucket).
+    pub fn seen_stream(&self) -> String {
+        format!("KV_{}", self.seen_bucket())
+    }
+
     pub fn raw_stream(&self) -> String {
         format!("{}_RAW", self.stream_base)
     }

@@ -7,7 +7,13 @@
 //! the event id and the stage, so a redelivered message carries the same ids as the first
 //! delivery.
 
+use std::fmt::Write as _;
+
 use sha2::{Digest, Sha256};
+
+/// Whether this build exports spans (the `otel` feature): without it, a stage that sends
+/// nothing onward needs no span and no derived context.
+pub const EXPORTS: bool = cfg!(feature = "otel");
 
 /// The header that carries the context, as W3C Trace Context names it.
 pub const HEADER: &str = "traceparent";
@@ -36,7 +42,10 @@ impl TraceParent {
             .chain_update(b"/")
             .chain_update(event_id.as_bytes())
             .finalize();
-        let span_id: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let mut span_id = String::with_capacity(16);
+        for b in &digest[..8] {
+            let _ = write!(span_id, "{b:02x}");
+        }
         Some(Self { trace_id, span_id })
     }
 
@@ -82,7 +91,7 @@ pub fn event_span(
     event_id: &str,
     parent: Option<&TraceParent>,
 ) -> (tracing::Span, Option<TraceParent>) {
-    let derived = match parent {
+    let derive = || match parent {
         Some(parent) => Some(parent.child(event_id, stage)),
         None => TraceParent::for_event(article_id, event_id, stage),
     };
@@ -90,14 +99,16 @@ pub fn event_span(
     {
         let span =
             tracing::info_span!("event", stage, event_id = %event_id, article_id = %article_id);
+        // Without a parent, the derived context makes the article id the trace id.
+        let derived = if parent.is_none() { derive() } else { None };
         if let Some(context) = otel::continue_from(&span, parent.or(derived.as_ref())) {
             return (span, Some(context));
         }
-        (span, derived)
+        (span, derived.or_else(derive))
     }
     #[cfg(not(feature = "otel"))]
     {
-        (tracing::Span::none(), derived)
+        (tracing::Span::none(), derive())
     }
 }
 

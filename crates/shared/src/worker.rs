@@ -324,7 +324,7 @@ impl StageConnection {
         mut self,
         listen: Option<std::net::SocketAddr>,
         extra_ready: Option<crate::ops::ReadyCheck>,
-    ) -> Result<Self, std::io::Error> {
+    ) -> Result<Self, (std::net::SocketAddr, std::io::Error)> {
         let (trigger, stop) = crate::shutdown::channel();
         let mut tasks = tokio::task::JoinSet::new();
         let stage = self.stage;
@@ -349,28 +349,17 @@ impl StageConnection {
         });
         self.start_service(&mut tasks, stop.clone()).await;
         if let Some(addr) = listen {
-            let client = self.client.clone();
-            let js = self.js.clone();
-            let streams = vec![self.stream.clone()];
-            let ready: crate::ops::ReadyCheck = Arc::new(move || {
-                let client = client.clone();
-                let js = js.clone();
-                let streams = streams.clone();
-                let extra = extra_ready.clone();
-                Box::pin(async move {
-                    crate::ops::nats_ready(&client, &js, &streams).await?;
-                    match extra {
-                        Some(check) => check().await,
-                        None => Ok(()),
-                    }
-                })
-            });
-            let server = crate::ops::serve(addr, ready, stop).await?;
-            tasks.spawn(async move {
-                if let Err(e) = server.await {
-                    warn!(stage, error = %e, "operator endpoints stopped");
-                }
-            });
+            crate::ops::start_endpoints(
+                addr,
+                stage,
+                self.js.clone(),
+                vec![self.stream.clone()],
+                extra_ready,
+                stop,
+                &mut tasks,
+            )
+            .await
+            .map_err(|e| (addr, e))?;
         }
         self.monitors = Some(Monitors { trigger, tasks });
         Ok(self)

@@ -17,7 +17,9 @@ use ::postgres::{Client, Config, NoTls, Statement};
 use newswire_shared::TaggedEvent;
 use time::OffsetDateTime;
 
-use crate::store::{Dialect, Filter, SqlValue, Store, StoreError, StoreReport, redact};
+use crate::store::{
+    Dialect, Filter, SqlValue, Store, StoreError, StoreReport, int, redact, unix_ms,
+};
 
 /// Schema migrations, applied in order, each once: the SQLite schema in PostgreSQL types.
 const MIGRATIONS: &[&str] = &[r"
@@ -136,16 +138,6 @@ const TCP_USER_TIMEOUT: Duration = Duration::from_secs(60);
 const KEEPALIVES_IDLE: Duration = Duration::from_secs(30);
 /// How long dropping a store waits for its session to end cleanly.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
-
-/// Milliseconds since the Unix epoch.
-fn unix_ms(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-/// Offsets and counts as PostgreSQL `bigint`s (they are far below `i64::MAX`).
-fn int(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
 
 /// An error's message: for a server error its message, SQLSTATE and detail on one line.
 fn describe(e: &::postgres::Error) -> String {

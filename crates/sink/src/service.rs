@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_nats::jetstream::Message;
 use newswire_shared::TaggedEvent;
 use newswire_shared::nats::{NatsArgs, NatsError, StreamKind};
+use newswire_shared::trace;
 use newswire_shared::worker::{
     ConsumeFrom, ConsumerOptions, Handler, Outcome, Progress, StageConnection,
 };
@@ -46,9 +47,9 @@ pub enum SinkError {
     Nats(#[from] NatsError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot serve the operator endpoints on {addr:?}: {source}")]
+    #[error("cannot serve the operator endpoints on {addr}: {source}")]
     Listen {
-        addr: Option<std::net::SocketAddr>,
+        addr: std::net::SocketAddr,
         source: std::io::Error,
     },
 }
@@ -96,10 +97,7 @@ pub async fn run(
     .await?
     .monitor(config.metrics_listen, Some(store_ready(Arc::clone(&store))))
     .await
-    .map_err(|source| SinkError::Listen {
-        addr: config.metrics_listen,
-        source,
-    })?;
+    .map_err(|(addr, source)| SinkError::Listen { addr, source })?;
     info!(stage = STAGE, store = %crate::store::redact(&config.store), "sink started");
     let handler = StoreBatch {
         store,
@@ -171,13 +169,22 @@ impl Handler for StoreBatch {
                     metrics::histogram!("newswire_end_to_end_seconds").record(latency);
                     metrics::counter!("newswire_events_in_store_total", "category" => event.category.clone())
                         .increment(1);
-                    let parent = newswire_shared::trace::from_headers(batch[*i].headers.as_ref());
-                    let (span, context) = newswire_shared::trace::event_span(
-                        STAGE,
-                        &event.article_id,
-                        &event.event_id,
-                        parent.as_ref(),
-                    );
+                    // The sink sends nothing onward: it needs a span only to export one.
+                    let parent = trace::from_headers(batch[*i].headers.as_ref());
+                    let (span, context) = if trace::EXPORTS {
+                        trace::event_span(
+                            STAGE,
+                            &event.article_id,
+                            &event.event_id,
+                            parent.as_ref(),
+                        )
+                    } else {
+                        (tracing::Span::none(), None)
+                    };
+                    let trace_id = context
+                        .as_ref()
+                        .or(parent.as_ref())
+                        .map_or(event.article_id.as_str(), |t| t.trace_id.as_str());
                     let _entered = span.enter();
                     debug!(
                         stage = STAGE,
@@ -186,7 +193,7 @@ impl Handler for StoreBatch {
                         category = %event.category,
                         actors = %event.actors.iter().map(|a| a.code.as_str()).collect::<Vec<_>>().join(","),
                         latency_ms = (latency * 1000.0).round() as u64,
-                        trace_id = context.as_ref().map_or("", |t| t.trace_id.as_str()),
+                        trace_id,
                         "event stored"
                     );
                     outcomes[*i] = Some(Outcome::ack(event.event_id.clone()));

@@ -6,7 +6,7 @@ use newswire_shared::TaggedEvent;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params, params_from_iter, types::Value};
 use time::OffsetDateTime;
 
-use crate::store::{Dialect, Filter, SqlValue, Store, StoreError, StoreReport};
+use crate::store::{Dialect, Filter, SqlValue, Store, StoreError, StoreReport, int, unix_ms};
 
 /// Schema migrations, applied in order, each once.
 const MIGRATIONS: &[&str] = &[
@@ -123,16 +123,6 @@ CREATE INDEX event_categories_by_root ON event_categories(root);
 CREATE INDEX event_categories_by_category ON event_categories(category);
 ",
 ];
-
-/// Milliseconds since the Unix epoch.
-fn unix_ms(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-/// Offsets and counts as SQLite integers (they are far below `i64::MAX`).
-fn int(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
 
 /// SQLite's `synchronous` setting: when a commit is flushed to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -78,6 +78,16 @@ impl Filter {
     }
 }
 
+/// Milliseconds since the Unix epoch, as both stores keep times.
+pub(crate) fn unix_ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// Offsets and counts as SQL integers (they are far below `i64::MAX`).
+pub(crate) fn int(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// A value bound to a filter query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum SqlValue {
@@ -194,11 +204,8 @@ pub trait Store: Send {
     /// Number of stored events, overall or of one article.
     fn count(&self, article_id: Option<&str>) -> Result<usize, StoreError>;
 
-    /// Whether the store takes writes now (for `/readyz`). The default commits an empty batch,
-    /// which reaches the database; stores with a cheaper or stricter check override it.
-    fn ready(&mut self) -> Result<(), StoreError> {
-        self.store(&[]).map(|_| ())
-    }
+    /// Whether the store takes writes now (for `/readyz`).
+    fn ready(&mut self) -> Result<(), StoreError>;
 }
 
 /// Opens the store a URL names: `sqlite://PATH` (or a bare path) for SQLite,

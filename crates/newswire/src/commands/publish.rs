@@ -2,12 +2,14 @@
 //! format. Every input is checked before the first publish; a refused input publishes nothing
 //! unless `--keep-going` is given, which publishes the rest and reports the refused ones.
 
-use std::io::{IsTerminal, Read};
-use std::path::{Path, PathBuf};
+use std::io::IsTerminal;
+use std::path::PathBuf;
 
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
-use newswire_producer::{InputFormat, Limits, ProducerError, Published, Publisher, prepare_input};
+use newswire_producer::{
+    InputFormat, Limits, ProducerError, Published, Publisher, prepare_input, read_limited,
+};
 use newswire_shared::nats::NatsArgs;
 use newswire_shared::{ArticleMeta, RawEvent};
 use time::OffsetDateTime;
@@ -117,10 +119,7 @@ fn expand(patterns: &[PathBuf], limits: &Limits) -> Result<Vec<Input>> {
                 return Err(UsageError("`-` (standard input) given twice".into()).into());
             }
             stdin_read = true;
-            let mut buffer = Vec::new();
-            std::io::stdin()
-                .take(limits.max_article_bytes as u64 + 1)
-                .read_to_end(&mut buffer)
+            let buffer = read_limited(std::io::stdin(), limits.max_article_bytes)
                 .map_err(|e| DataError(format!("cannot read standard input: {e}")))?;
             inputs.push(Input::Stdin(buffer));
         } else if pattern.is_dir() {
@@ -174,20 +173,15 @@ fn prepare_one(
             format.unwrap_or_default(),
         ),
         Input::File(path) => (
-            std::borrow::Cow::Owned(read_limited(path, limits.max_article_bytes)?),
+            std::borrow::Cow::Owned(
+                std::fs::File::open(path)
+                    .and_then(|file| read_limited(file, limits.max_article_bytes))
+                    .map_err(|e| format!("cannot read it: {e}"))?,
+            ),
             format.unwrap_or_else(|| InputFormat::from_path(path)),
         ),
     };
     prepare_input(&bytes, format, limits, defaults, now).map_err(|e| e.to_string())
-}
-
-fn read_limited(path: &Path, max: usize) -> Result<Vec<u8>, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
-    let mut bytes = Vec::new();
-    file.take(max as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read it: {e}"))?;
-    Ok(bytes)
 }
 
 fn progress(len: usize, what: &'static str) -> ProgressBar {
@@ -305,15 +299,14 @@ async fn publish_batch(publisher: &Publisher, events: &[RawEvent]) -> Result<Pub
     })
 }
 
-/// Publishes already prepared articles (the demo's), summing what the stream did.
+/// Publishes already prepared events (the demo's article), summing what the stream did.
 pub async fn publish_prepared(
     nats: &NatsArgs,
-    articles: &[Vec<RawEvent>],
+    events: &[RawEvent],
     limits: &Limits,
 ) -> Result<Published> {
     let publisher = connect(nats, limits).await?;
-    let all: Vec<RawEvent> = articles.iter().flatten().cloned().collect();
-    publish_batch(&publisher, &all).await
+    publish_batch(&publisher, events).await
 }
 
 /// Publishes files (as `publish` does, all or nothing) for `newswire up --publish`.

@@ -188,7 +188,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
     let events = sentence_events(&article, OffsetDateTime::now_utc())?;
     let article_id = events[0].article_id.clone();
     let expected = events.len();
-    let totals = publish_prepared(&nats, &[events], &newswire_producer::Limits::default()).await?;
+    let totals = publish_prepared(&nats, &events, &newswire_producer::Limits::default()).await?;
     eprintln!(
         "published {} sentence events of article {article_id} ({} already in the stream)",
         totals.published, totals.duplicates

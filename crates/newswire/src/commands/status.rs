@@ -50,27 +50,33 @@ pub async fn run(args: StatusArgs) -> Result<()> {
         subjects.raw_stream(),
         subjects.tagged_stream(),
         subjects.dlq_stream(),
-        format!("KV_{}", subjects.seen_bucket()),
+        subjects.seen_stream(),
     ];
     let mut report = Vec::with_capacity(names.len());
     for name in names {
-        let Ok(mut stream) = js.get_stream(&name).await else {
-            report.push(StreamStatus {
-                stream: name,
-                exists: false,
-                messages: 0,
-                bytes: 0,
-                first_sequence: 0,
-                last_sequence: 0,
-                consumers: Vec::new(),
-            });
-            continue;
+        use async_nats::jetstream::{ErrorCode, context::GetStreamErrorKind};
+        let stream = match js.get_stream(&name).await {
+            Ok(stream) => stream,
+            // Only a stream that is not there is reported missing; any other failure is one.
+            Err(e)
+                if matches!(e.kind(), GetStreamErrorKind::JetStream(ref j)
+                    if j.error_code() == ErrorCode::STREAM_NOT_FOUND) =>
+            {
+                report.push(StreamStatus {
+                    stream: name,
+                    exists: false,
+                    messages: 0,
+                    bytes: 0,
+                    first_sequence: 0,
+                    last_sequence: 0,
+                    consumers: Vec::new(),
+                });
+                continue;
+            }
+            Err(e) => return Err(Unavailable(format!("cannot read stream {name}: {e}")).into()),
         };
-        let info = stream
-            .info()
-            .await
-            .map_err(|e| Unavailable(format!("cannot read stream {name}: {e}")))?
-            .clone();
+        // get_stream has just read the stream's info.
+        let info = stream.cached_info().clone();
         let mut consumers: Vec<ConsumerStatus> = stream
             .consumers()
             .map_ok(|c| ConsumerStatus {

@@ -22,6 +22,26 @@ pub fn newswire(prefix: &str) -> Command {
     command
 }
 
+/// Sends SIGTERM to a running child.
+pub fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().expect("running");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+/// SIGTERM, then the service must exit 0 within `timeout`.
+pub async fn stop_gracefully(child: &mut tokio::process::Child, timeout: std::time::Duration) {
+    sigterm(child);
+    let status = tokio::time::timeout(timeout, child.wait())
+        .await
+        .expect("stops in time")
+        .expect("exits");
+    assert_eq!(status.code(), Some(0));
+}
+
 pub async fn output(command: &mut Command) -> Output {
     tokio::time::timeout(std::time::Duration::from_secs(120), command.output())
         .await

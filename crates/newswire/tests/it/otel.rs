@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use newswire_tests::{SAMPLE_ARTICLE, TestNats, stored_count, unique_prefix, wait_for};
 
-use crate::{newswire, output, stderr};
+use crate::{newswire, output, stderr, stop_gracefully};
 
 /// A collector that keeps the bodies of the OTLP trace exports it receives.
 async fn collector() -> (String, Arc<Mutex<Vec<Vec<u8>>>>) {
@@ -73,16 +73,7 @@ async fn each_article_is_one_trace_across_the_stages() {
         .map(|i| u8::from_str_radix(&article_id[2 * i..2 * i + 2], 16).expect("hex"))
         .collect();
     for child in [&mut classifier, &mut sink] {
-        let pid = child.id().expect("running").to_string();
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill runs");
-        let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
-            .await
-            .expect("stops")
-            .expect("exits");
-        assert_eq!(status.code(), Some(0));
+        stop_gracefully(child, Duration::from_secs(20)).await;
     }
     wait_for(
         "spans of every stage exported",

@@ -5,16 +5,7 @@ use std::time::Duration;
 use newswire_tests::{SAMPLE_ARTICLE, TestNats, consumer_info, unique_prefix, wait_for};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::{newswire, output, stderr};
-
-fn sigterm(child: &tokio::process::Child) {
-    let pid = child.id().expect("running");
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-}
+use crate::{newswire, output, sigterm, stderr, stop_gracefully};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn services_stop_cleanly_on_sigterm_and_tail_shows_live_events() {
@@ -130,12 +121,7 @@ async fn services_stop_cleanly_on_sigterm_and_tail_shows_live_events() {
     assert_eq!(caught_up[1]["consumers"][0]["consumer"], "sink");
     assert_eq!(caught_up[3]["exists"], false, "no producer service ran");
     for child in [&mut classifier, &mut sink] {
-        sigterm(child);
-        let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
-            .await
-            .expect("stops within 15s")
-            .expect("waits");
-        assert_eq!(status.code(), Some(0));
+        stop_gracefully(child, Duration::from_secs(15)).await;
     }
 }
 
@@ -270,10 +256,5 @@ async fn producer_service_takes_inbox_files_and_stops_cleanly_on_sigterm() {
     .await;
     let js = nats.jetstream().await;
     assert_eq!(newswire_tests::stream_messages(&js, &raw_stream).await, 19);
-    sigterm(&producer);
-    let status = tokio::time::timeout(Duration::from_secs(20), producer.wait())
-        .await
-        .expect("stops within 20s")
-        .expect("exits");
-    assert_eq!(status.code(), Some(0));
+    stop_gracefully(&mut producer, Duration::from_secs(20)).await;
 }
