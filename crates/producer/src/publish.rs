@@ -231,22 +231,8 @@ impl Publisher {
         let Some(first) = events.first() else {
             return Err(ArticleError::NoSentences.into());
         };
-        check_limits(events, self.max_sentence_bytes)?;
         // Encoded once: the size check and every publish attempt use the same bytes.
-        let max_payload = self.js.client().server_info().max_payload;
-        let mut encoded = Vec::with_capacity(events.len());
-        for event in events {
-            let payload = bytes::Bytes::from(event.encode());
-            if max_payload > 0 && payload.len() > max_payload {
-                return Err(ArticleError::MessageTooLarge {
-                    index: event.sentence_index,
-                    size: payload.len(),
-                    max: max_payload,
-                }
-                .into());
-            }
-            encoded.push((event, payload));
-        }
+        let encoded = self.encode_checked(events)?;
         let mut result = Published {
             article_id: first.article_id.clone(),
             title: first.article.title.clone(),
@@ -274,6 +260,36 @@ impl Publisher {
             delay = (delay * 2).min(self.retry.max_delay);
         }
         unreachable!("the last attempt returns")
+    }
+
+    /// Every event encoded, or the reason the batch must be refused before anything is
+    /// published: a sentence over the limit, or an event over the server's max payload.
+    fn encode_checked<'a>(
+        &self,
+        events: &'a [RawEvent],
+    ) -> Result<Vec<(&'a RawEvent, bytes::Bytes)>, ArticleError> {
+        check_limits(events, self.max_sentence_bytes)?;
+        let max_payload = self.js.client().server_info().max_payload;
+        events
+            .iter()
+            .map(|event| {
+                let payload = bytes::Bytes::from(event.encode());
+                if max_payload > 0 && payload.len() > max_payload {
+                    return Err(ArticleError::MessageTooLarge {
+                        index: event.sentence_index,
+                        size: payload.len(),
+                        max: max_payload,
+                    });
+                }
+                Ok((event, payload))
+            })
+            .collect()
+    }
+
+    /// Checks `events` as [`publish_events`](Self::publish_events) would, publishing nothing:
+    /// callers that publish in several calls check every input first with it.
+    pub fn check(&self, events: &[RawEvent]) -> Result<(), ArticleError> {
+        self.encode_checked(events).map(drop)
     }
 
     /// One pass over `events`: returns those not acknowledged, with why. The outstanding acks

@@ -1,6 +1,7 @@
 //! `newswire publish`: files, folders (recursively), globs and standard input, in any input
-//! format. Every input is checked before the first publish; a refused input publishes nothing
-//! unless `--keep-going` is given, which publishes the rest and reports the refused ones.
+//! format. Every input is checked before the first publish (events against the limits and
+//! the server's max payload); a refused input publishes nothing unless `--keep-going` is given,
+//! which publishes the rest and reports the refused ones.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -17,6 +18,19 @@ use tracing::info;
 
 use crate::cli::{InputFormatArg, PublishArgs};
 use crate::errors::{DataError, Unavailable, UsageError};
+
+/// Prepared events kept between the check and the publishing pass, in bytes (about).
+const KEEP_BYTES: usize = 64 * 1024 * 1024;
+
+/// What the check pass found of one input.
+#[derive(Debug)]
+enum Verdict {
+    Refused,
+    /// Accepted, its prepared events kept for the publishing pass.
+    Kept(Vec<Vec<RawEvent>>),
+    /// Accepted, to be prepared again (past the memory budget).
+    Accepted,
+}
 
 /// Events published in one pipelined run of acknowledgements.
 const PUBLISH_BATCH: usize = 2048;
@@ -213,15 +227,50 @@ async fn publish_inputs(
         inputs: inputs.len(),
         ..Totals::default()
     };
-    // First pass: check everything, keeping nothing but the verdicts, so a large folder is
-    // never held in memory.
+    // First pass: every input is prepared and checked, down to each event's size against the
+    // server's max payload, before anything is published. Prepared events are kept up to a
+    // budget, so a large folder is read twice rather than held in memory.
     let bar = progress(inputs.len(), "checking");
-    let mut accepted = vec![true; inputs.len()];
-    for (input, ok) in inputs.iter().zip(accepted.iter_mut()) {
-        if let Err(reason) = prepare_one(input, format, limits, defaults, now) {
-            *ok = false;
-            totals.refused.push((input.name(), reason));
-        }
+    let mut publisher: Option<Publisher> = None;
+    let mut unreachable: Option<anyhow::Error> = None;
+    let mut kept_bytes = 0usize;
+    let mut verdicts: Vec<Verdict> = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let verdict = match prepare_one(input, format, limits, defaults, now) {
+            Err(reason) => {
+                totals.refused.push((input.name(), reason));
+                Verdict::Refused
+            }
+            Ok(articles) => {
+                if publisher.is_none() && unreachable.is_none() {
+                    // Connected on the first good input: bad input alone needs no server.
+                    match connect(nats, limits).await {
+                        Ok(p) => publisher = Some(p),
+                        Err(e) => unreachable = Some(e),
+                    }
+                }
+                let checked = publisher.as_ref().map_or(Ok(()), |p| {
+                    articles.iter().try_for_each(|events| p.check(events))
+                });
+                match checked {
+                    Err(e) => {
+                        totals.refused.push((input.name(), e.to_string()));
+                        Verdict::Refused
+                    }
+                    Ok(()) => {
+                        let size: usize =
+                            articles.iter().flatten().map(|e| e.text.len() + 512).sum();
+                        if kept_bytes + size <= KEEP_BYTES {
+                            kept_bytes += size;
+                            Verdict::Kept(articles)
+                        } else {
+                            Verdict::Accepted
+                        }
+                    }
+                }
+            }
+        };
+        verdicts.push(verdict);
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -236,22 +285,30 @@ async fn publish_inputs(
         ))
         .into());
     }
-    if accepted.iter().all(|ok| !ok) {
-        return Ok(totals);
+    if let Some(e) = unreachable {
+        return Err(e);
     }
-    let publisher = connect(nats, limits).await?;
+    let Some(publisher) = publisher else {
+        return Ok(totals); // nothing was accepted
+    };
     let bar = progress(inputs.len(), "publishing");
     let mut batch: Vec<RawEvent> = Vec::new();
-    for (input, ok) in inputs.iter().zip(&accepted) {
-        if *ok {
-            // Read again: the first pass kept nothing. A file changed in between is refused.
-            match prepare_one(input, format, limits, defaults, now) {
-                Ok(articles) => {
-                    totals.articles += articles.len();
-                    batch.extend(articles.into_iter().flatten());
+    for (input, verdict) in inputs.iter().zip(verdicts) {
+        let articles = match verdict {
+            Verdict::Refused => None,
+            Verdict::Kept(articles) => Some(articles),
+            // Read again, past the memory budget; a file changed in between is refused.
+            Verdict::Accepted => match prepare_one(input, format, limits, defaults, now) {
+                Ok(articles) => Some(articles),
+                Err(reason) => {
+                    totals.refused.push((input.name(), reason));
+                    None
                 }
-                Err(reason) => totals.refused.push((input.name(), reason)),
-            }
+            },
+        };
+        if let Some(articles) = articles {
+            totals.articles += articles.len();
+            batch.extend(articles.into_iter().flatten());
             if batch.len() >= PUBLISH_BATCH {
                 add(&mut totals, publish_batch(&publisher, &batch).await?);
                 batch.clear();

@@ -151,6 +151,51 @@ async fn publish_walks_folders_and_globs_and_keeps_going_past_refused_files() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_over_the_servers_max_payload_refuses_the_run_before_anything_is_published() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("small.conf");
+    std::fs::write(&config, "max_payload: 4096\n").expect("writes");
+    let nats = TestNats::start_with(&["-c".to_owned(), config.display().to_string()]).await;
+    let prefix = unique_prefix();
+    let articles = dir.path().join("articles");
+    std::fs::create_dir(&articles).expect("folder");
+    // More events than one publishing batch, so a late refusal would come after a publish.
+    let many: String = (0..2100)
+        .map(|i| format!("Seoul protested {i} times. "))
+        .collect();
+    std::fs::write(articles.join("a-small.txt"), many).expect("writes");
+    // Its metadata makes every event larger than the server takes.
+    let title = "T".repeat(5000);
+    std::fs::write(
+        articles.join("b-large.json"),
+        format!("{{\"title\":\"{title}\",\"body\":\"Kyiv thanked Seoul.\"}}"),
+    )
+    .expect("writes");
+    let out = output(
+        newswire(&prefix)
+            .arg("publish")
+            .arg(&articles)
+            .args(["--nats-url", &nats.url()]),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("b-large.json") && stderr(&out).contains("max payload"),
+        "{}",
+        stderr(&out)
+    );
+    let js = nats.jetstream().await;
+    let raw_stream = newswire_shared::Subjects::new(&prefix)
+        .expect("prefix")
+        .raw_stream();
+    assert_eq!(
+        stream_messages(&js, &raw_stream).await,
+        0,
+        "nothing published"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_summarises_and_skips_duplicates() {
     let nats = TestNats::start().await;
     let prefix = unique_prefix();
