@@ -195,6 +195,16 @@ struct RoleRow {
 #[serde(deny_unknown_fields)]
 struct CuesFile {
     cue: Vec<CueRow>,
+    #[serde(default)]
+    ignore: Option<IgnoreRow>,
+}
+
+/// Phrases that contain a cue but name no event ("aid workers", "flood warnings"): they win
+/// the longest match and are then dropped.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IgnoreRow {
+    terms: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -203,7 +213,16 @@ struct CueRow {
     code: Spanned<String>,
     #[serde(default)]
     confidence: Option<f32>,
+    /// Fixed phrases, matched as written.
+    #[serde(default)]
     terms: Vec<Spanned<String>>,
+    /// Verb phrases in the base form, first word the verb: every form is matched.
+    #[serde(default)]
+    verbs: Vec<Spanned<String>>,
+    /// Noun phrases in the singular: the plural is matched too, and a mention that only
+    /// refers to the event ("the war", "Russia's invasion") is not coded.
+    #[serde(default)]
+    nouns: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -313,8 +332,25 @@ pub(crate) struct Cue {
     pub code: usize,
     /// One part, or two for "a ... b".
     pub parts: usize,
+    pub kind: CueKind,
+    /// Length of the cue's text without its "..." gap: ties between cues covering the same
+    /// words go to the longer.
+    pub literal_len: usize,
     pub confidence: f32,
     pub entry: String,
+}
+
+/// How a cue was listed, which decides how its mentions are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CueKind {
+    /// `terms`: a fixed phrase.
+    Phrase,
+    /// `verbs`: a form of a verb phrase.
+    Verb,
+    /// `nouns`: a noun phrase, not coded where it only refers to the event.
+    Noun,
+    /// `[ignore]`: a phrase that names no event; its `code` is meaningless.
+    Ignore,
 }
 
 /// One pattern of the cue automaton and the cue parts it stands for.
@@ -730,8 +766,48 @@ impl Dictionary {
                 if !(0.0..=1.0).contains(&confidence) {
                     c.error(row.code.span(), "confidence must be within 0 and 1");
                 }
+                if row.terms.is_empty() && row.verbs.is_empty() && row.nouns.is_empty() {
+                    c.error(row.code.span(), "a cue needs terms, verbs or nouns");
+                }
+                // (form, listed as, kind, generated): a generated form that repeats a form of
+                // the same code is skipped ("attack" the noun and "attack" the verb).
+                let mut forms: Vec<(String, &Spanned<String>, CueKind, bool)> = Vec::new();
                 for term in &row.terms {
-                    let text = term.get_ref().trim().to_lowercase();
+                    forms.push((
+                        term.get_ref().trim().to_lowercase(),
+                        term,
+                        CueKind::Phrase,
+                        false,
+                    ));
+                }
+                // Nouns before verbs: "attack" and "attacks" read as nouns (checked for a
+                // mere reference), "attacked" and "attacking" as the verb.
+                for (list, kind) in [(&row.nouns, CueKind::Noun), (&row.verbs, CueKind::Verb)] {
+                    for term in list {
+                        let lemma = term.get_ref().trim().to_lowercase();
+                        if lemma.split("...").count() > 2 {
+                            c.error(
+                                term.span(),
+                                format!(
+                                    "cue {lemma:?}: use \"a\" or \"a ... b\" with non-empty parts"
+                                ),
+                            );
+                            continue;
+                        }
+                        let expanded = match kind {
+                            CueKind::Verb => crate::inflect::verb_phrase_forms(&lemma),
+                            _ => crate::inflect::noun_phrase_forms(&lemma),
+                        };
+                        for (i, form) in expanded.into_iter().enumerate() {
+                            forms.push((form, term, kind, i > 0));
+                        }
+                    }
+                }
+                let mut reported: Vec<*const Spanned<String>> = Vec::new();
+                for (text, term, kind, generated) in forms {
+                    if reported.contains(&std::ptr::from_ref(term)) {
+                        continue;
+                    }
                     let parts: Vec<String> =
                         text.split("...").map(|p| p.trim().to_owned()).collect();
                     if parts.iter().any(String::is_empty) || parts.len() > 2 {
@@ -741,17 +817,28 @@ impl Dictionary {
                         );
                         continue;
                     }
-                    if let Some(first) = seen_cues.insert(text.clone(), code.clone()) {
-                        c.error(
-                            term.span(),
-                            format!("cue {text:?} is listed for {code} and already for {first}"),
-                        );
+                    if let Some(first) = seen_cues.get(&text) {
+                        if kind == CueKind::Phrase || first != code {
+                            let listed = if generated {
+                                format!("cue {text:?} (a form of {:?})", term.get_ref())
+                            } else {
+                                format!("cue {text:?}")
+                            };
+                            c.error(
+                                term.span(),
+                                format!("{listed} is listed for {code} and already for {first}"),
+                            );
+                            reported.push(std::ptr::from_ref(term));
+                        }
                         continue;
                     }
+                    seen_cues.insert(text.clone(), code.clone());
                     let cue = cues.len();
                     cues.push(Cue {
                         code: code_at,
                         parts: parts.len(),
+                        literal_len: parts.iter().map(String::len).sum(),
+                        kind,
                         confidence,
                         entry: format!("cue:{code}:{text}"),
                     });
@@ -764,6 +851,38 @@ impl Dictionary {
                         cue_patterns[at].uses.push((cue, part_index));
                     }
                 }
+            }
+            for term in parsed.ignore.iter().flat_map(|row| &row.terms) {
+                let text = term.get_ref().trim().to_lowercase();
+                if text.is_empty() || text.contains("...") {
+                    c.error(
+                        term.span(),
+                        format!("ignored phrase {text:?}: one plain phrase"),
+                    );
+                    continue;
+                }
+                if let Some(first) = seen_cues.insert(text.clone(), "ignore".to_owned()) {
+                    c.error(
+                        term.span(),
+                        format!("ignored phrase {text:?} is already a cue for {first}"),
+                    );
+                    continue;
+                }
+                let cue = cues.len();
+                cues.push(Cue {
+                    code: 0,
+                    parts: 1,
+                    literal_len: text.len(),
+                    kind: CueKind::Ignore,
+                    confidence: 0.0,
+                    entry: format!("ignore:{text}"),
+                });
+                let at = *cue_pattern_index.entry(text.clone()).or_insert_with(|| {
+                    cue_pattern_texts.push(text);
+                    cue_patterns.push(CuePattern::default());
+                    cue_patterns.len() - 1
+                });
+                cue_patterns[at].uses.push((cue, 0));
             }
         }
 

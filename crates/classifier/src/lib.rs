@@ -5,6 +5,7 @@
 pub mod classify;
 pub mod dict;
 pub mod eval;
+pub mod inflect;
 pub mod service;
 
 pub use classify::{Classifier, Coding};

@@ -67,33 +67,44 @@ pub async fn run(command: Command, setup: &Setup) -> Result<()> {
             use newswire_classifier::eval;
             let classifier = newswire_classifier::load_classifier(args.dict.dict_dir.as_deref())
                 .map_err(|e| UsageError(e.to_string()))?;
-            let text = std::fs::read_to_string(&args.gold)
-                .map_err(|e| DataError(format!("cannot read {}: {e}", args.gold.display())))?;
-            let gold = eval::read_gold(&text)
-                .map_err(|e| DataError(format!("{}: {e}", args.gold.display())))?;
-            let report = eval::evaluate(&classifier, &gold);
-            if args.errors {
-                for m in &report.mismatches {
-                    println!("[{}] {}", m.id, m.text);
-                    println!(
-                        "  actors  gold {:?}\n          got  {:?}",
-                        m.gold_actors, m.predicted_actors
-                    );
-                    println!(
-                        "  events  gold {:?}\n          got  {:?}",
-                        m.gold_events, m.predicted_events
-                    );
-                }
-                println!();
-            }
-            let markdown = format!(
-                "# Classifier quality\n\nScores of `{}` on `{}` ({} sentences), written by `just eval`.\n\n{}",
+            let mut markdown = format!(
+                "# Classifier quality\n\nScores of `{}`, written by `just eval`. \
+                 `tests/gold/events.jsonl` is the development set: the dictionaries and rules \
+                 are tuned on its misses. `tests/gold/heldout.jsonl` is held out: written by a \
+                 helper who saw neither the cue dictionary nor the classifier's output, and never \
+                 used for tuning (its misses are not to be read), so it measures how the coder \
+                 does on sentences it was not fitted to.\n",
                 classifier.version(),
-                args.gold.display(),
-                report.sentences,
-                report.markdown()
             );
-            print!("{}", report.markdown());
+            for path in &args.gold {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| DataError(format!("cannot read {}: {e}", path.display())))?;
+                let gold = eval::read_gold(&text)
+                    .map_err(|e| DataError(format!("{}: {e}", path.display())))?;
+                let report = eval::evaluate(&classifier, &gold);
+                if args.errors {
+                    for m in &report.mismatches {
+                        println!("[{}] {}", m.id, m.text);
+                        println!(
+                            "  actors  gold {:?}\n          got  {:?}",
+                            m.gold_actors, m.predicted_actors
+                        );
+                        println!(
+                            "  events  gold {:?}\n          got  {:?}",
+                            m.gold_events, m.predicted_events
+                        );
+                    }
+                    println!();
+                }
+                let section = format!(
+                    "\n## `{}` ({} sentences)\n\n{}",
+                    path.display(),
+                    report.sentences,
+                    report.markdown()
+                );
+                print!("{section}");
+                markdown.push_str(&section);
+            }
             if let Some(path) = args.markdown {
                 std::fs::write(&path, markdown)
                     .map_err(|e| DataError(format!("cannot write {}: {e}", path.display())))?;
