@@ -361,36 +361,22 @@ impl Classifier {
     }
 
     fn find_events(&self, text: &str, actors: &[Actor]) -> Vec<CodedEvent> {
-        // Every whole-word match of every cue part.
-        let mut part_matches: Vec<(usize, usize, Span)> = Vec::new(); // (cue, part, span)
+        // Every whole-word match of a cue's first part; a second part ("a ... b") is looked
+        // for after it: the first `b` within five words, in the same clause.
+        let mut candidates: Vec<(usize, Span)> = Vec::new();
         for m in self.dict.cue_matcher.find_overlapping_iter(text) {
             let span = Span::new(m.start(), m.end());
             if !on_word_boundaries(text, span) {
                 continue;
             }
-            for &(cue, part) in &self.dict.cue_patterns[m.pattern().as_usize()].uses {
-                part_matches.push((cue, part, span));
-            }
-        }
-        let mut candidates: Vec<(usize, Span)> = Vec::new();
-        for &(cue, part, span) in &part_matches {
-            if part != 0 {
-                continue;
-            }
-            if self.dict.cues[cue].parts == 1 {
-                candidates.push((cue, span));
-                continue;
-            }
-            // "a ... b": the first `b` after `a` within five words, in the same clause.
-            let second = part_matches
-                .iter()
-                .filter(|&&(c, p, s)| c == cue && p == 1 && s.start > span.end)
-                .map(|&(_, _, s)| s)
-                .min_by_key(|s| s.start);
-            if let Some(second) = second {
-                let gap = &text[span.end..second.start];
-                if gap.split_whitespace().count() <= 5 && !gap.contains(['.', ';', ':', '!', '?']) {
-                    candidates.push((cue, Span::new(span.start, second.end)));
+            for &cue in &self.dict.cue_patterns[m.pattern().as_usize()].uses {
+                match &self.dict.cues[cue].second {
+                    None => candidates.push((cue, span)),
+                    Some(second) => {
+                        if let Some(end) = find_second_part(text, span.end, second) {
+                            candidates.push((cue, Span::new(span.start, end)));
+                        }
+                    }
                 }
             }
         }
@@ -404,13 +390,19 @@ impl Classifier {
             CueKind::Phrase | CueKind::Verb => true,
         });
 
+        let attribution = if candidates.is_empty() {
+            None
+        } else {
+            attribution_start(text)
+        };
         let mut events: Vec<CodedEvent> = candidates
             .into_iter()
             .map(|(cue_index, span)| {
                 let cue = &self.dict.cues[cue_index];
                 let mut info = &self.dict.codes[cue.code];
                 let modality = modality(text, span);
-                let (source, target) = source_and_target(text, span, &info.code, actors);
+                let (source, target) =
+                    source_and_target(text, span, &info.code, actors, attribution);
                 // CAMEO keeps conventional force (19, fight) apart from assault (18): an
                 // unspecific attack by a state, its government or its military is a fight.
                 if info.code == "180" && source.as_deref().is_some_and(|s| is_state(actors, s)) {
@@ -423,7 +415,19 @@ impl Classifier {
                 if target.is_none() {
                     confidence *= 0.9;
                 }
+                // No dictionary actor where one acts or is acted on: an unknown capitalised
+                // name there is kept as written.
+                let source_text = source
+                    .is_none()
+                    .then(|| unknown_name_before(text, span, actors))
+                    .flatten();
+                let target_text = target
+                    .is_none()
+                    .then(|| unknown_name_after(text, span, actors))
+                    .flatten();
                 CodedEvent {
+                    source_text,
+                    target_text,
                     code: info.code.clone(),
                     root: info.root.clone(),
                     name: info.name.clone(),
@@ -761,6 +765,33 @@ fn is_reference(text: &str, cue: Span) -> bool {
     referring
 }
 
+/// Where the second part of a gapped cue ends: its first whole-word occurrence after `from`,
+/// if at most five words and no clause-ending punctuation stand between.
+fn find_second_part(text: &str, from: usize, second: &str) -> Option<usize> {
+    let rest = &text[from..];
+    let needle = second.as_bytes();
+    let bytes = rest.as_bytes();
+    let mut at = 0;
+    while at + needle.len() <= bytes.len() {
+        if bytes[at..at + needle.len()].eq_ignore_ascii_case(needle)
+            && rest.is_char_boundary(at)
+            && rest.is_char_boundary(at + needle.len())
+            && on_word_boundaries(text, Span::new(from + at, from + at + needle.len()))
+        {
+            let gap = &rest[..at];
+            let near =
+                gap.split_whitespace().count() <= 5 && !gap.contains(['.', ';', ':', '!', '?']);
+            return near.then_some(from + at + needle.len());
+        }
+        // Past the window: six words or a clause end without a match.
+        if matches!(bytes[at], b'.' | b';' | b':' | b'!' | b'?') {
+            return None;
+        }
+        at += 1;
+    }
+    None
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Mention {
     span: Span,
@@ -820,14 +851,17 @@ fn is_state(actors: &[Actor], code: &str) -> bool {
 
 /// "in Mogadishu", "near Khartoum", but not "arrived in Kyiv" (a visit's destination).
 fn is_location(text: &str, span: Span) -> bool {
-    let word = word_before(text, span.start);
-    if !PLACE.contains(&word.as_str()) {
+    let Some((at, word)) = word_before_at(text, span.start) else {
+        return false;
+    };
+    if !is_one_of(word, PLACE) {
         return false;
     }
-    let at = text[..span.start].to_lowercase().rfind(&word).unwrap_or(0);
-    !matches!(
-        word_before(text, at).as_str(),
-        "arrived" | "arrives" | "arriving" | "arrive" | "landed" | "lands"
+    !is_one_of(
+        word_before(text, at),
+        &[
+            "arrived", "arrives", "arriving", "arrive", "landed", "lands",
+        ],
     )
 }
 
@@ -1017,22 +1051,50 @@ const PREPOSITIONS: &[&str] = &[
 ];
 
 /// The word before `at`, lower-cased, skipping articles.
-fn word_before(text: &str, at: usize) -> String {
-    text[..at]
-        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
-        .rev()
-        .find(|w| !w.is_empty() && !matches!(w.to_lowercase().as_str(), "the" | "a" | "an"))
-        .map(str::to_lowercase)
-        .unwrap_or_default()
+fn word_before(text: &str, at: usize) -> &str {
+    word_before_at(text, at).map_or("", |(_, w)| w)
+}
+
+/// The word before `at`, skipping articles, with where it starts; no allocation (this runs for
+/// every actor of every cue).
+fn word_before_at(text: &str, at: usize) -> Option<(usize, &str)> {
+    let mut end = at;
+    loop {
+        let head = &text[..end];
+        let word_end = head
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| c.is_alphanumeric() || c == '-')
+            .map(|(i, c)| i + c.len_utf8())?;
+        let word_start = head[..word_end]
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| !(c.is_alphanumeric() || c == '-'))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let word = &head[word_start..word_end];
+        if ["the", "a", "an"]
+            .iter()
+            .any(|a| word.eq_ignore_ascii_case(a))
+        {
+            end = word_start;
+            continue;
+        }
+        return Some((word_start, word));
+    }
+}
+
+/// Whether `word` is one of `list` (lower-case ASCII), in any case.
+fn is_one_of(word: &str, list: &[&str]) -> bool {
+    list.iter().any(|w| word.eq_ignore_ascii_case(w))
 }
 
 /// Whether `actor` is the object of a preposition: "with Russia", "between Moscow and Pyongyang".
 fn in_prepositional_phrase(text: &str, actors: &[Actor], actor: &Actor) -> bool {
     let word = word_before(text, actor.span.start);
-    if PREPOSITIONS.contains(&word.as_str()) {
+    if is_one_of(word, PREPOSITIONS) {
         return true;
     }
-    if word == "and" || word == "or" {
+    if is_one_of(word, &["and", "or"]) {
         // Coordinated with an earlier actor: in a phrase if that one is.
         return actors
             .iter()
@@ -1047,6 +1109,150 @@ fn in_prepositional_phrase(text: &str, actors: &[Actor], actor: &Actor) -> bool 
             });
     }
     false
+}
+
+/// Words written with a capital that are not names: sentence openers, pronouns, days,
+/// months.
+const NOT_NAMES: &[&str] = &[
+    "the",
+    "a",
+    "an",
+    "in",
+    "on",
+    "at",
+    "after",
+    "before",
+    "during",
+    "but",
+    "and",
+    "however",
+    "meanwhile",
+    "it",
+    "he",
+    "she",
+    "they",
+    "we",
+    "i",
+    "this",
+    "that",
+    "these",
+    "those",
+    "its",
+    "their",
+    "his",
+    "her",
+    "our",
+    "some",
+    "many",
+    "most",
+    "several",
+    "both",
+    "when",
+    "while",
+    "if",
+    "as",
+    "since",
+    "despite",
+    "under",
+    "following",
+    "earlier",
+    "later",
+    "last",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "officials",
+    "authorities",
+    "police",
+    "protesters",
+    "analysts",
+];
+
+/// A run of capitalised words ("Wagner Group", "Abu Mohammed al-Julani"), with the connecting
+/// lower-case particles names carry, that overlaps no known actor.
+fn capitalised_runs(text: &str, from: usize, to: usize, actors: &[Actor]) -> Vec<Span> {
+    let mut runs: Vec<Span> = Vec::new();
+    let mut current: Option<Span> = None;
+    let mut at = from;
+    for word in text[from..to].split_inclusive(|c: char| c.is_whitespace()) {
+        let start = at;
+        at += word.len();
+        let token = word
+            .trim_end()
+            .trim_matches(|c: char| !c.is_alphanumeric() && c != '-');
+        let end = start
+            + word
+                .trim_end()
+                .trim_end_matches(|c: char| !c.is_alphanumeric())
+                .len();
+        let capitalised = token.chars().next().is_some_and(char::is_uppercase)
+            && !is_one_of(token, NOT_NAMES)
+            && !actors
+                .iter()
+                .any(|a| a.span.start < end && start < a.span.end);
+        let particle = is_one_of(token, &["al", "bin", "de", "del", "van", "von", "of", "la"]);
+        match (capitalised, particle, current.as_mut()) {
+            (true, _, Some(run)) => run.end = end,
+            (true, _, None) => current = Some(Span::new(start, end)),
+            (false, true, Some(_)) => {}
+            _ => {
+                runs.extend(current.take());
+            }
+        }
+        // A clause ends the run.
+        if word.trim_end().ends_with([',', ';', ':']) {
+            runs.extend(current.take());
+        }
+    }
+    runs.extend(current);
+    runs
+}
+
+/// The unknown name right before the cue in its clause (the subject), if any: the last run of
+/// capitalised words, not counting the sentence's first word alone.
+fn unknown_name_before(text: &str, cue: Span, actors: &[Actor]) -> Option<String> {
+    let before = &text[..cue.start];
+    let clause_start = before
+        .rmatch_indices([',', ';', ':'])
+        .next()
+        .map_or(0, |(p, m)| p + m.len());
+    let runs = capitalised_runs(text, clause_start, cue.start, actors);
+    let run = runs.last()?;
+    // At most three words between the name and the cue ("Wagner fighters reportedly seized").
+    if text[run.end..cue.start].split_whitespace().count() > 3 {
+        return None;
+    }
+    let name = &text[run.start..run.end];
+    let opens_sentence = text[..run.start].trim().is_empty();
+    (!opens_sentence || name.contains(' ')).then(|| name.to_owned())
+}
+
+/// The unknown name right after the cue in its clause (the object), if any.
+fn unknown_name_after(text: &str, cue: Span, actors: &[Actor]) -> Option<String> {
+    let after = &text[cue.end..];
+    let clause_end = after
+        .find([',', ';', ':', '.'])
+        .map_or(text.len(), |p| cue.end + p);
+    let run = *capitalised_runs(text, cue.end, clause_end, actors).first()?;
+    // At most three words between the cue and the name ("attacked the town of Bakhmut").
+    (text[cue.end..run.start].split_whitespace().count() <= 3)
+        .then(|| text[run.start..run.end].to_owned())
 }
 
 /// Verbs that close a sentence with its source: "..., the ministry said."
@@ -1165,10 +1371,9 @@ fn source_and_target(
     cue: Span,
     code: &str,
     all_actors: &[Actor],
+    attribution: Option<usize>,
 ) -> (Option<String>, Option<String>) {
-    let end = attribution_start(text)
-        .filter(|&p| p >= cue.end)
-        .unwrap_or(text.len());
+    let end = attribution.filter(|&p| p >= cue.end).unwrap_or(text.len());
     let actors: Vec<&Actor> = all_actors.iter().filter(|a| a.span.end <= end).collect();
     let after_cue = &text[cue.end..];
     // The clause after the cue, for the agent of a passive.
@@ -1233,7 +1438,7 @@ fn source_and_target(
     };
     let symmetric = SYMMETRIC.contains(&code);
     let (subject, partner) = match subject {
-        Some(last) if word_before(text, last.span.start) == "and" => {
+        Some(last) if word_before(text, last.span.start).eq_ignore_ascii_case("and") => {
             let mut first = last;
             while let Some(prev) = preceding
                 .iter()
@@ -1272,7 +1477,9 @@ fn source_and_target(
                 .collect();
             after.sort_by_key(|a| a.span.start);
             match after.as_slice() {
-                [a, b, ..] if word_before(text, b.span.start) == "and" => Some((*a, *b)),
+                [a, b, ..] if word_before(text, b.span.start).eq_ignore_ascii_case("and") => {
+                    Some((*a, *b))
+                }
                 _ => None,
             }
         })
@@ -1305,7 +1512,7 @@ fn source_and_target(
                 .filter(|a| {
                     violent
                         || a.role.is_some()
-                        || !PLACE.contains(&word_before(text, a.span.start).as_str())
+                        || !is_one_of(word_before(text, a.span.start), PLACE)
                 })
                 .min_by_key(|a| a.span.start)
                 .copied();
@@ -1562,6 +1769,28 @@ mod tests {
             roots(&code("Al-Shabaab militants attacked a hotel.")),
             ["18"]
         );
+    }
+
+    #[test]
+    fn unknown_names_in_actor_positions_are_kept_as_written() {
+        let c = code("Wagner Group fighters seized the town of Bakhmut.");
+        let e = &c.events[0];
+        assert_eq!(
+            (e.source.as_deref(), e.source_text.as_deref()),
+            (None, Some("Wagner Group"))
+        );
+        assert_eq!(e.target_text.as_deref(), Some("Bakhmut"));
+        // Known actors are codes, not text; a lone capitalised first word is not a name.
+        let c = code("Russia attacked Ukraine.");
+        assert_eq!(
+            (
+                c.events[0].source_text.as_ref(),
+                c.events[0].target_text.as_ref()
+            ),
+            (None, None)
+        );
+        let c = code("Protesters attacked a police station.");
+        assert_eq!(c.events[0].source_text, None);
     }
 
     #[test]

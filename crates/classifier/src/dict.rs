@@ -330,8 +330,9 @@ pub struct CodeInfo {
 #[derive(Debug, Clone)]
 pub(crate) struct Cue {
     pub code: usize,
-    /// One part, or two for "a ... b".
-    pub parts: usize,
+    /// The `b` of "a ... b", lower case: looked for after a match of `a`, so that common
+    /// second parts ("to", "for") do not load the automaton with matches in every sentence.
+    pub second: Option<String>,
     pub kind: CueKind,
     /// Length of the cue's text without its "..." gap: ties between cues covering the same
     /// words go to the longer.
@@ -353,11 +354,11 @@ pub(crate) enum CueKind {
     Ignore,
 }
 
-/// One pattern of the cue automaton and the cue parts it stands for.
+/// One pattern of the cue automaton: the first part of the cues it stands for.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CuePattern {
-    /// (cue index, part index)
-    pub uses: Vec<(usize, usize)>,
+    /// Indexes into the cues.
+    pub uses: Vec<usize>,
 }
 
 /// A compiled dictionary set.
@@ -836,20 +837,19 @@ impl Dictionary {
                     let cue = cues.len();
                     cues.push(Cue {
                         code: code_at,
-                        parts: parts.len(),
+                        second: parts.get(1).cloned(),
                         literal_len: parts.iter().map(String::len).sum(),
                         kind,
                         confidence,
                         entry: format!("cue:{code}:{text}"),
                     });
-                    for (part_index, part) in parts.into_iter().enumerate() {
-                        let at = *cue_pattern_index.entry(part.clone()).or_insert_with(|| {
-                            cue_pattern_texts.push(part);
-                            cue_patterns.push(CuePattern::default());
-                            cue_patterns.len() - 1
-                        });
-                        cue_patterns[at].uses.push((cue, part_index));
-                    }
+                    let first = parts.into_iter().next().unwrap_or_default();
+                    let at = *cue_pattern_index.entry(first.clone()).or_insert_with(|| {
+                        cue_pattern_texts.push(first);
+                        cue_patterns.push(CuePattern::default());
+                        cue_patterns.len() - 1
+                    });
+                    cue_patterns[at].uses.push(cue);
                 }
             }
             for term in parsed.ignore.iter().flat_map(|row| &row.terms) {
@@ -871,7 +871,7 @@ impl Dictionary {
                 let cue = cues.len();
                 cues.push(Cue {
                     code: 0,
-                    parts: 1,
+                    second: None,
                     literal_len: text.len(),
                     kind: CueKind::Ignore,
                     confidence: 0.0,
@@ -882,7 +882,7 @@ impl Dictionary {
                     cue_patterns.push(CuePattern::default());
                     cue_patterns.len() - 1
                 });
-                cue_patterns[at].uses.push((cue, 0));
+                cue_patterns[at].uses.push(cue);
             }
         }
 
@@ -942,6 +942,12 @@ impl Dictionary {
             cues,
             digest: format!("{digest:016x}"),
         })
+    }
+
+    /// Every actor term: country names, adjectives and capitals, people's names, organisation
+    /// names and role nouns (with typographic-apostrophe variants).
+    pub fn actor_term_texts(&self) -> impl Iterator<Item = &str> {
+        self.actor_terms.iter().map(|t| t.text.as_str())
     }
 
     pub fn code(&self, code: &str) -> Option<&CodeInfo> {

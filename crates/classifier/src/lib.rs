@@ -6,6 +6,7 @@ pub mod classify;
 pub mod dict;
 pub mod eval;
 pub mod inflect;
+pub mod petrarch;
 pub mod service;
 
 pub use classify::{Classifier, Coding};

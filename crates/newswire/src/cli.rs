@@ -206,6 +206,18 @@ pub struct OpsArgs {
 pub enum DictCommand {
     /// Validate a dictionary directory (files there replace the built-in ones); no PATH checks the built-in set.
     Check { path: Option<PathBuf> },
+    /// Import a PETRARCH (or TABARI 0.8) actor dictionary: writes OUT/people.toml and
+    /// OUT/organisations.toml, the dictionaries in use with the imported people and
+    /// organisations added, and validates them. Use them with `--dict OUT`.
+    ImportPetrarch {
+        /// The PETRARCH actor dictionary (`.actors` / `.txt`).
+        file: PathBuf,
+        /// Directory to write the dictionaries to (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        dict: DictArgs,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -229,6 +229,14 @@ pub struct CodedEvent {
     /// Code of the receiving actor, where identifiable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// The acting actor as written, when no dictionary actor stands there but a capitalised
+    /// name does ("Wagner fighters seized ..."): kept as raw text rather than dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_text: Option<String>,
+    /// The receiving actor as written, when no dictionary actor stands there but a capitalised
+    /// name does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_text: Option<String>,
     pub modality: Modality,
     /// Confidence in [0, 1].
     pub confidence: f32,

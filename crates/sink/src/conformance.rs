@@ -54,6 +54,8 @@ pub fn event(
                 cue: "c".into(),
                 cue_span: Span::new(0, 1),
                 source: None,
+                source_text: None,
+                target_text: None,
                 target: None,
                 modality: Modality::Asserted,
                 confidence: 0.8,

@@ -124,6 +124,9 @@ pub async fn run(command: Command, setup: &Setup) -> Result<()> {
             );
             Ok(())
         }
+        Command::Dict(DictCommand::ImportPetrarch { file, out, dict }) => {
+            import_petrarch(&file, &out, dict.dict_dir.as_deref())
+        }
         Command::Config(ConfigCommand::Check { stage }) => {
             let stage = stage.map(|s| {
                 if s == "producer" {
@@ -229,4 +232,77 @@ fn stage_error(
     } else {
         anyhow::Error::new(e)
     }
+}
+
+/// `newswire dict import-petrarch`: converts, writes the full dictionary set to `out` and
+/// checks that it loads.
+fn import_petrarch(
+    file: &std::path::Path,
+    out: &std::path::Path,
+    base: Option<&std::path::Path>,
+) -> Result<()> {
+    use newswire_classifier::{Dictionary, Sources, petrarch};
+    let sources = match base {
+        Some(dir) => Sources::with_overrides(dir).map_err(|e| UsageError(e.to_string()))?,
+        None => Sources::builtin(),
+    };
+    let known = Dictionary::compile(&sources).map_err(|e| DataError(e.to_string()))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| DataError(format!("cannot read {}: {e}", file.display())))?;
+    let import = petrarch::import_actors(&text, &known).map_err(|errors| {
+        let lines: Vec<String> = errors
+            .iter()
+            .map(|(line, message)| format!("{}:{line}: {message}", file.display()))
+            .collect();
+        DataError(format!(
+            "invalid PETRARCH dictionary:\n{}",
+            lines.join("\n")
+        ))
+    })?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| DataError(format!("cannot create {}: {e}", out.display())))?;
+    let header = format!(
+        "\n# Imported from {} by `newswire dict import-petrarch`.\n",
+        file.display()
+    );
+    for (name, text) in &sources.files {
+        let file_name = std::path::Path::new(name)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map_or(name.as_str(), |n| n.trim_start_matches("builtin:"));
+        let added = match file_name {
+            "people.toml" => Some(&import.people_toml),
+            "organisations.toml" => Some(&import.orgs_toml),
+            _ => None,
+        };
+        // The other files are written only where the base set overrides them, so that `--dict
+        // OUT` sees the same set.
+        let content = match added {
+            Some(added) => format!("{}{header}{added}", text.trim_end()),
+            None if !name.starts_with("builtin:") => text.clone(),
+            None => continue,
+        };
+        let path = out.join(file_name);
+        std::fs::write(&path, content)
+            .map_err(|e| DataError(format!("cannot write {}: {e}", path.display())))?;
+    }
+    newswire_classifier::load_classifier(Some(out)).map_err(|e| DataError(e.to_string()))?;
+    for s in &import.skipped {
+        eprintln!(
+            "{}:{}: skipped {:?}: {}",
+            file.display(),
+            s.line,
+            s.name,
+            s.reason
+        );
+    }
+    println!(
+        "imported {} people and {} organisations into {} ({} skipped); use them with --dict {}",
+        import.people,
+        import.orgs,
+        out.display(),
+        import.skipped.len(),
+        out.display()
+    );
+    Ok(())
 }

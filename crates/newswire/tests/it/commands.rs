@@ -398,3 +398,78 @@ async fn classify_codes_offline_and_dict_check_reports_lines() {
     let out = output(newswire("x").args(["dict", "check"])).await;
     assert!(out.status.success() && stdout(&out).starts_with("dictionaries valid"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_petrarch_actor_dictionary_imports_into_dictionaries_the_classifier_uses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let actors = dir.path().join("test.actors");
+    std::fs::write(
+        &actors,
+        "# written for this test\n\
+         MARTA_EXAMPLE_OKAFOR_  ; a made-up minister\n\
+         +M._EXAMPLE_OKAFOR_\n\
+         \t[NGAELI 19990101-20150528]\n\
+         \t[NGAGOV >20150528]\n\
+         EASTERN_TEST_BRIGADES_ [NGAREB]\n\
+         FREEDONIA_ [FRE]\n",
+    )
+    .expect("writes");
+    let out_dir = dir.path().join("dict");
+    let out = output(
+        newswire("x")
+            .args(["dict", "import-petrarch"])
+            .arg(&actors)
+            .arg("--out")
+            .arg(&out_dir),
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("imported 1 people and 1 organisations"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("test.actors:7: skipped \"Freedonia\""),
+        "{}",
+        stderr(&out)
+    );
+    // The written set codes the imported names, by the article's date.
+    let mut child = newswire("x")
+        .args(["classify", "--date", "2020-01-01", "--dict"])
+        .arg(&out_dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    let mut stdin = child.stdin.take().expect("stdin");
+    tokio::io::AsyncWriteExt::write_all(
+        &mut stdin,
+        b"Marta Example Okafor condemned the Eastern Test Brigades.",
+    )
+    .await
+    .expect("writes");
+    drop(stdin);
+    let out = child.wait_with_output().await.expect("runs");
+    let line: serde_json::Value =
+        serde_json::from_str(stdout(&out).lines().next().expect("a line")).expect("JSON");
+    let codes: Vec<&str> = line["actors"]
+        .as_array()
+        .expect("actors")
+        .iter()
+        .filter_map(|a| a["code"].as_str())
+        .collect();
+    assert_eq!(codes, ["NGAGOV", "NGAREB"]);
+    // A syntax error names its line and exits 65.
+    std::fs::write(&actors, "SOMEONE_\n\t[NGAGOV 2001]\n").expect("writes");
+    let out = output(
+        newswire("x")
+            .args(["dict", "import-petrarch"])
+            .arg(&actors)
+            .arg("--out")
+            .arg(&out_dir),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(65));
+    assert!(stderr(&out).contains("test.actors:2:"), "{}", stderr(&out));
+}
