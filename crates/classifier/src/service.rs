@@ -202,25 +202,36 @@ impl Handler for TagAndPublish {
             }
         }
         // Awaited together: acks lost in a broker restart time out together, not one by one.
-        let outcomes = futures::future::join_all(pending.into_iter().map(|p| async move {
+        let settled = futures::future::join_all(pending.into_iter().map(|p| async move {
             match p {
-                Pending::Done(outcome) => outcome,
+                Pending::Done(outcome) => (outcome, None),
                 Pending::Publishing(event_id, category, ack) => match ack.await {
-                    Ok(_) => {
-                        metrics::counter!("newswire_events_published_total", "stage" => STAGE, "category" => category)
-                            .increment(1);
-                        Outcome::ack(event_id)
-                    }
-                    Err(e) => Outcome::retry(
-                        Some(event_id),
-                        Duration::from_secs(2),
-                        format!("tagged event not acknowledged by the stream: {e}"),
+                    Ok(_) => (Outcome::ack(event_id), Some(category)),
+                    Err(e) => (
+                        Outcome::retry(
+                            Some(event_id),
+                            Duration::from_secs(2),
+                            format!("tagged event not acknowledged by the stream: {e}"),
+                        ),
+                        None,
                     ),
                 },
             }
         }))
         .await;
+        // Published events by category: one counter update per category and batch.
+        let mut by_category: Vec<(&str, u64)> = Vec::new();
+        for category in settled.iter().filter_map(|(_, c)| c.as_deref()) {
+            match by_category.iter_mut().find(|(c, _)| *c == category) {
+                Some((_, n)) => *n += 1,
+                None => by_category.push((category, 1)),
+            }
+        }
+        for (category, n) in by_category {
+            metrics::counter!("newswire_events_published_total", "stage" => STAGE, "category" => category.to_owned())
+                .increment(n);
+        }
         self.progress.add(batch.len() as u64);
-        outcomes
+        settled.into_iter().map(|(outcome, _)| outcome).collect()
     }
 }

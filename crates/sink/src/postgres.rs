@@ -18,7 +18,7 @@ use newswire_shared::TaggedEvent;
 use time::OffsetDateTime;
 
 use crate::store::{
-    Dialect, Filter, SqlValue, Store, StoreError, StoreReport, int, redact, unix_ms,
+    Dialect, Encoded, Filter, SqlValue, Store, StoreError, StoreReport, int, redact, unix_ms,
 };
 
 /// Schema migrations, applied in order, each once: the SQLite schema in PostgreSQL types.
@@ -629,23 +629,19 @@ impl Store for PostgresStore {
         })
     }
 
-    fn store(&mut self, events: &[TaggedEvent]) -> Result<StoreReport, StoreError> {
+    fn store_encoded(&mut self, events: &[Encoded]) -> Result<StoreReport, StoreError> {
         if events.is_empty() {
             return Ok(StoreReport::default());
         }
         // A repeat within the batch is a duplicate like any other: the first copy is written.
         let mut seen = HashSet::new();
-        let mut distinct: Vec<TaggedEvent> = events
+        let mut distinct: Vec<&Encoded> = events
             .iter()
-            .filter(|e| seen.insert(e.event_id.as_str()))
-            .cloned()
+            .filter(|e| seen.insert(e.event.event_id.as_str()))
             .collect();
-        distinct.sort_by(|a, b| a.event_id.cmp(&b.event_id));
-        let payloads = distinct
-            .iter()
-            .map(serde_json::to_string)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| StoreError::Permanent(e.to_string()))?;
+        distinct.sort_by(|a, b| a.event.event_id.cmp(&b.event.event_id));
+        let payloads: Vec<String> = distinct.iter().map(|e| e.payload.clone()).collect();
+        let distinct: Vec<TaggedEvent> = distinct.into_iter().map(|e| e.event.clone()).collect();
         let received = events.len();
         self.call(move |live| live.store(&distinct, &payloads, received))
     }

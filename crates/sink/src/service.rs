@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream::Message;
-use newswire_shared::TaggedEvent;
 use newswire_shared::nats::{NatsArgs, NatsError, StreamKind};
 use newswire_shared::trace;
 use newswire_shared::worker::{
@@ -14,7 +13,7 @@ use newswire_shared::worker::{
 };
 use tracing::{debug, info, warn};
 
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, Encoded, Store, StoreError};
 
 pub const STAGE: &str = "sink";
 
@@ -133,17 +132,24 @@ struct StoreBatch {
 }
 
 impl StoreBatch {
-    /// Runs a write on the blocking pool: SQLite calls block.
-    async fn write(&self, events: Vec<TaggedEvent>) -> Result<crate::StoreReport, StoreError> {
+    /// Runs a write on the blocking pool (SQLite calls block) and hands the events back for a
+    /// retry one by one. Fails only when the task itself failed.
+    async fn write(
+        &self,
+        events: Vec<Encoded>,
+    ) -> Result<(Vec<Encoded>, Result<crate::StoreReport, StoreError>), StoreError> {
         let store = Arc::clone(&self.store);
         tokio::task::spawn_blocking(move || {
-            let mut store = store
-                .lock()
-                .map_err(|_| StoreError::Permanent("store poisoned by an earlier panic".into()))?;
-            store.store(&events)
+            let result = match store.lock() {
+                Ok(mut store) => store.store_encoded(&events),
+                Err(_) => Err(StoreError::Permanent(
+                    "store poisoned by an earlier panic".into(),
+                )),
+            };
+            (events, result)
         })
         .await
-        .map_err(|e| StoreError::Transient(format!("store task failed: {e}")))?
+        .map_err(|e| StoreError::Transient(format!("store task failed: {e}")))
     }
 }
 
@@ -152,77 +158,51 @@ const RETRY_DELAY: Duration = Duration::from_secs(5);
 impl Handler for StoreBatch {
     async fn handle(&mut self, batch: &[Message]) -> Vec<Outcome> {
         let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
-        let mut decoded: Vec<(usize, TaggedEvent)> = Vec::with_capacity(batch.len());
+        // Each event is decoded once; its received bytes are what the store keeps.
+        let mut indexes: Vec<usize> = Vec::with_capacity(batch.len());
+        let mut events: Vec<Encoded> = Vec::with_capacity(batch.len());
         for (i, message) in batch.iter().enumerate() {
-            match TaggedEvent::decode(&message.payload) {
-                Ok(event) => decoded.push((i, event)),
+            match Encoded::decode(&message.payload) {
+                Ok(event) => {
+                    indexes.push(i);
+                    events.push(event);
+                }
                 Err(e) => outcomes[i] = Some(Outcome::dead_letter(None, e.to_string())),
             }
         }
-        let events: Vec<TaggedEvent> = decoded.iter().map(|(_, e)| e.clone()).collect();
-        match self.write(events).await {
+        let ids: Vec<String> = events.iter().map(|e| e.event.event_id.clone()).collect();
+        let (events, result) = match self.write(events).await {
+            Ok(written) => written,
+            Err(e) => (Vec::new(), Err(e)),
+        };
+        match result {
             Ok(report) => {
-                let now = time::OffsetDateTime::now_utc();
-                metrics::histogram!("newswire_store_batch_size").record(decoded.len() as f64);
-                for (i, event) in &decoded {
-                    let latency = (now - event.ingested_at).as_seconds_f64().max(0.0);
-                    metrics::histogram!("newswire_end_to_end_seconds").record(latency);
-                    metrics::counter!("newswire_events_in_store_total", "category" => event.category.clone())
-                        .increment(1);
-                    // The sink sends nothing onward: it needs a span only to export one.
-                    let parent = trace::from_headers(batch[*i].headers.as_ref());
-                    let (span, context) = if trace::EXPORTS {
-                        trace::event_span(
-                            STAGE,
-                            &event.article_id,
-                            &event.event_id,
-                            parent.as_ref(),
-                        )
-                    } else {
-                        (tracing::Span::none(), None)
-                    };
-                    let trace_id = context
-                        .as_ref()
-                        .or(parent.as_ref())
-                        .map_or(event.article_id.as_str(), |t| t.trace_id.as_str());
-                    let _entered = span.enter();
-                    debug!(
-                        stage = STAGE,
-                        event_id = %event.event_id,
-                        article_id = %event.article_id,
-                        category = %event.category,
-                        actors = %event.actors.iter().map(|a| a.code.as_str()).collect::<Vec<_>>().join(","),
-                        latency_ms = (latency * 1000.0).round() as u64,
-                        trace_id,
-                        "event stored"
-                    );
-                    outcomes[*i] = Some(Outcome::ack(event.event_id.clone()));
+                self.record_stored(batch, &indexes, &events, &report);
+                for (&i, id) in indexes.iter().zip(ids) {
+                    outcomes[i] = Some(Outcome::ack(id));
                 }
-                metrics::counter!("newswire_events_stored_total").increment(report.stored as u64);
-                metrics::counter!("newswire_events_duplicate_total")
-                    .increment(report.duplicates as u64);
-                self.progress.add(report.stored as u64);
             }
             Err(e) if e.is_transient() => {
-                for (i, event) in &decoded {
-                    outcomes[*i] = Some(Outcome::retry(
-                        Some(event.event_id.clone()),
-                        RETRY_DELAY,
-                        e.to_string(),
-                    ));
+                for (&i, id) in indexes.iter().zip(ids) {
+                    outcomes[i] = Some(Outcome::retry(Some(id), RETRY_DELAY, e.to_string()));
                 }
             }
             Err(e) => {
                 // Something in the batch is refused: store one by one to find it.
-                warn!(stage = STAGE, error = %e, size = decoded.len(), "batch refused, storing its events one by one");
-                for (i, event) in decoded {
-                    let event_id = event.event_id.clone();
+                warn!(stage = STAGE, error = %e, size = events.len(), "batch refused, storing its events one by one");
+                for (i, event) in indexes.into_iter().zip(events) {
+                    let event_id = event.event.event_id.clone();
                     outcomes[i] = Some(match self.write(vec![event]).await {
-                        Ok(_) => Outcome::ack(event_id),
-                        Err(e) if e.is_transient() => {
+                        Ok((written, Ok(report))) => {
+                            self.record_stored(batch, &[i], &written, &report);
+                            Outcome::ack(event_id)
+                        }
+                        Ok((_, Err(e))) | Err(e) if e.is_transient() => {
                             Outcome::retry(Some(event_id), RETRY_DELAY, e.to_string())
                         }
-                        Err(e) => Outcome::dead_letter(Some(event_id), e.to_string()),
+                        Ok((_, Err(e))) | Err(e) => {
+                            Outcome::dead_letter(Some(event_id), e.to_string())
+                        }
                     });
                 }
             }
@@ -231,5 +211,63 @@ impl Handler for StoreBatch {
             .into_iter()
             .map(|o| o.unwrap_or_else(|| Outcome::retry(None, RETRY_DELAY, "not processed")))
             .collect()
+    }
+}
+
+impl StoreBatch {
+    /// Metrics and debug lines of a written batch: `events[k]` came from `batch[indexes[k]]`.
+    /// Counters by category are added once per category and batch, not once per event.
+    fn record_stored(
+        &mut self,
+        batch: &[Message],
+        indexes: &[usize],
+        events: &[Encoded],
+        report: &crate::StoreReport,
+    ) {
+        let now = time::OffsetDateTime::now_utc();
+        metrics::histogram!("newswire_store_batch_size").record(events.len() as f64);
+        let end_to_end = metrics::histogram!("newswire_end_to_end_seconds");
+        let mut by_category: Vec<(&str, u64)> = Vec::new();
+        let debug = tracing::enabled!(tracing::Level::DEBUG) || trace::EXPORTS;
+        for (&i, Encoded { event, .. }) in indexes.iter().zip(events) {
+            let latency = (now - event.ingested_at).as_seconds_f64().max(0.0);
+            end_to_end.record(latency);
+            match by_category.iter_mut().find(|(c, _)| *c == event.category) {
+                Some((_, n)) => *n += 1,
+                None => by_category.push((&event.category, 1)),
+            }
+            if !debug {
+                continue;
+            }
+            // The sink sends nothing onward: it needs a span only to export one.
+            let parent = trace::from_headers(batch[i].headers.as_ref());
+            let (span, context) = if trace::EXPORTS {
+                trace::event_span(STAGE, &event.article_id, &event.event_id, parent.as_ref())
+            } else {
+                (tracing::Span::none(), None)
+            };
+            let trace_id = context
+                .as_ref()
+                .or(parent.as_ref())
+                .map_or(event.article_id.as_str(), |t| t.trace_id.as_str());
+            let _entered = span.enter();
+            debug!(
+                stage = STAGE,
+                event_id = %event.event_id,
+                article_id = %event.article_id,
+                category = %event.category,
+                actors = %event.actors.iter().map(|a| a.code.as_str()).collect::<Vec<_>>().join(","),
+                latency_ms = (latency * 1000.0).round() as u64,
+                trace_id,
+                "event stored"
+            );
+        }
+        for (category, n) in by_category {
+            metrics::counter!("newswire_events_in_store_total", "category" => category.to_owned())
+                .increment(n);
+        }
+        metrics::counter!("newswire_events_stored_total").increment(report.stored as u64);
+        metrics::counter!("newswire_events_duplicate_total").increment(report.duplicates as u64);
+        self.progress.add(report.stored as u64);
     }
 }

@@ -192,11 +192,42 @@ impl Filter {
     }
 }
 
+/// A tagged event with its JSON encoding, which is stored as the event's payload. The sink
+/// stores the bytes the classifier published, so an event is decoded once and never
+/// re-encoded on its way in (and fields a newer classifier adds survive an older sink).
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    pub event: TaggedEvent,
+    pub payload: String,
+}
+
+impl Encoded {
+    /// Encodes an event.
+    pub fn new(event: TaggedEvent) -> Self {
+        let payload = String::from_utf8(event.encode()).unwrap_or_default();
+        Self { event, payload }
+    }
+
+    /// Decodes a received message, keeping its bytes as the payload.
+    pub fn decode(payload: &[u8]) -> Result<Self, newswire_shared::DecodeError> {
+        let event = TaggedEvent::decode(payload)?;
+        // Valid JSON is valid UTF-8: decoding just checked it.
+        let payload = String::from_utf8_lossy(payload).into_owned();
+        Ok(Self { event, payload })
+    }
+}
+
 /// A place tagged events are kept.
 pub trait Store: Send {
-    /// Writes a batch in one transaction; events already stored are skipped. Returns only
-    /// once the transaction is durable.
-    fn store(&mut self, events: &[TaggedEvent]) -> Result<StoreReport, StoreError>;
+    /// Writes a batch in one transaction, each event with its payload as given; events
+    /// already stored are skipped. Returns only once the transaction is durable.
+    fn store_encoded(&mut self, events: &[Encoded]) -> Result<StoreReport, StoreError>;
+
+    /// [`Store::store_encoded`] for events not yet encoded.
+    fn store(&mut self, events: &[TaggedEvent]) -> Result<StoreReport, StoreError> {
+        let encoded: Vec<Encoded> = events.iter().cloned().map(Encoded::new).collect();
+        self.store_encoded(&encoded)
+    }
 
     /// Stored events matching `filter`, by event time, article and sentence.
     fn query(&self, filter: &Filter) -> Result<Vec<TaggedEvent>, StoreError>;
