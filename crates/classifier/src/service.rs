@@ -220,17 +220,12 @@ impl Handler for TagAndPublish {
         }))
         .await;
         // Published events by category: one counter update per category and batch.
-        let mut by_category: Vec<(&str, u64)> = Vec::new();
-        for category in settled.iter().filter_map(|(_, c)| c.as_deref()) {
-            match by_category.iter_mut().find(|(c, _)| *c == category) {
-                Some((_, n)) => *n += 1,
-                None => by_category.push((category, 1)),
-            }
-        }
-        for (category, n) in by_category {
-            metrics::counter!("newswire_events_published_total", "stage" => STAGE, "category" => category.to_owned())
-                .increment(n);
-        }
+        newswire_shared::ops::count_by(
+            "newswire_events_published_total",
+            &[("stage", STAGE)],
+            "category",
+            settled.iter().filter_map(|(_, c)| c.as_deref()),
+        );
         self.progress.add(batch.len() as u64);
         settled.into_iter().map(|(outcome, _)| outcome).collect()
     }

@@ -32,6 +32,32 @@ const SIZE_BUCKETS: &[f64] = &[
 
 static RECORDER: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
+/// Adds `n` to the counter `name` labelled `label` = each value, once per distinct value of
+/// `values`: batch-level counting for labels that repeat within a batch (categories), where a
+/// labelled counter update per event would cost a registry lookup each.
+pub fn count_by<'a>(
+    name: &'static str,
+    fixed: &[(&'static str, &'static str)],
+    label: &'static str,
+    values: impl IntoIterator<Item = &'a str>,
+) {
+    let mut tally: Vec<(&str, u64)> = Vec::new();
+    for value in values {
+        match tally.iter_mut().find(|(v, _)| *v == value) {
+            Some((_, n)) => *n += 1,
+            None => tally.push((value, 1)),
+        }
+    }
+    for (value, n) in tally {
+        let mut labels: Vec<metrics::Label> = fixed
+            .iter()
+            .map(|&(k, v)| metrics::Label::new(k, v))
+            .collect();
+        labels.push(metrics::Label::new(label, value.to_owned()));
+        metrics::counter!(name, labels).increment(n);
+    }
+}
+
 /// Installs the process's Prometheus recorder once (several stages in one process share it).
 /// `None` if another recorder was installed first.
 pub fn prometheus() -> Option<PrometheusHandle> {

@@ -227,15 +227,10 @@ impl StoreBatch {
         let now = time::OffsetDateTime::now_utc();
         metrics::histogram!("newswire_store_batch_size").record(events.len() as f64);
         let end_to_end = metrics::histogram!("newswire_end_to_end_seconds");
-        let mut by_category: Vec<(&str, u64)> = Vec::new();
         let debug = tracing::enabled!(tracing::Level::DEBUG) || trace::EXPORTS;
         for (&i, Encoded { event, .. }) in indexes.iter().zip(events) {
             let latency = (now - event.ingested_at).as_seconds_f64().max(0.0);
             end_to_end.record(latency);
-            match by_category.iter_mut().find(|(c, _)| *c == event.category) {
-                Some((_, n)) => *n += 1,
-                None => by_category.push((&event.category, 1)),
-            }
             if !debug {
                 continue;
             }
@@ -262,10 +257,12 @@ impl StoreBatch {
                 "event stored"
             );
         }
-        for (category, n) in by_category {
-            metrics::counter!("newswire_events_in_store_total", "category" => category.to_owned())
-                .increment(n);
-        }
+        newswire_shared::ops::count_by(
+            "newswire_events_in_store_total",
+            &[],
+            "category",
+            events.iter().map(|e| e.event.category.as_str()),
+        );
         metrics::counter!("newswire_events_stored_total").increment(report.stored as u64);
         metrics::counter!("newswire_events_duplicate_total").increment(report.duplicates as u64);
         self.progress.add(report.stored as u64);
