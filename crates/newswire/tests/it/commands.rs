@@ -360,25 +360,11 @@ async fn demo_starts_a_private_nats_server_when_none_answers() {
 
 #[tokio::test]
 async fn classify_codes_offline_and_dict_check_reports_lines() {
-    let mut child = newswire(&unique_prefix())
-        .args(["classify", "--date", "2024-06-21"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawns");
-    let mut stdin = child.stdin.take().expect("stdin");
-    tokio::io::AsyncWriteExt::write_all(
-        &mut stdin,
-        b"North Korean troops crossed the border. The weather was mild.",
+    let lines = classify_stdin(
+        newswire(&unique_prefix()).args(["classify", "--date", "2024-06-21"]),
+        "North Korean troops crossed the border. The weather was mild.",
     )
-    .await
-    .expect("writes");
-    drop(stdin);
-    let out = child.wait_with_output().await.expect("runs");
-    let lines: Vec<serde_json::Value> = stdout(&out)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect();
+    .await;
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["actors"][0]["code"], "PRKMIL");
     assert_eq!(lines[0]["events"][0]["root"], "15");
@@ -415,14 +401,16 @@ async fn a_petrarch_actor_dictionary_imports_into_dictionaries_the_classifier_us
     )
     .expect("writes");
     let out_dir = dir.path().join("dict");
-    let out = output(
-        newswire("x")
+    let import = async || {
+        let mut command = newswire("x");
+        command
             .args(["dict", "import-petrarch"])
             .arg(&actors)
             .arg("--out")
-            .arg(&out_dir),
-    )
-    .await;
+            .arg(&out_dir);
+        output(&mut command).await
+    };
+    let out = import().await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains("imported 1 people and 1 organisations"),
@@ -435,25 +423,14 @@ async fn a_petrarch_actor_dictionary_imports_into_dictionaries_the_classifier_us
         stderr(&out)
     );
     // The written set codes the imported names, by the article's date.
-    let mut child = newswire("x")
-        .args(["classify", "--date", "2020-01-01", "--dict"])
-        .arg(&out_dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawns");
-    let mut stdin = child.stdin.take().expect("stdin");
-    tokio::io::AsyncWriteExt::write_all(
-        &mut stdin,
-        b"Marta Example Okafor condemned the Eastern Test Brigades.",
+    let lines = classify_stdin(
+        newswire("x")
+            .args(["classify", "--date", "2020-01-01", "--dict"])
+            .arg(&out_dir),
+        "Marta Example Okafor condemned the Eastern Test Brigades.",
     )
-    .await
-    .expect("writes");
-    drop(stdin);
-    let out = child.wait_with_output().await.expect("runs");
-    let line: serde_json::Value =
-        serde_json::from_str(stdout(&out).lines().next().expect("a line")).expect("JSON");
-    let codes: Vec<&str> = line["actors"]
+    .await;
+    let codes: Vec<&str> = lines[0]["actors"]
         .as_array()
         .expect("actors")
         .iter()
@@ -462,14 +439,29 @@ async fn a_petrarch_actor_dictionary_imports_into_dictionaries_the_classifier_us
     assert_eq!(codes, ["NGAGOV", "NGAREB"]);
     // A syntax error names its line and exits 65.
     std::fs::write(&actors, "SOMEONE_\n\t[NGAGOV 2001]\n").expect("writes");
-    let out = output(
-        newswire("x")
-            .args(["dict", "import-petrarch"])
-            .arg(&actors)
-            .arg("--out")
-            .arg(&out_dir),
-    )
-    .await;
+    let out = import().await;
     assert_eq!(out.status.code(), Some(65));
     assert!(stderr(&out).contains("test.actors:2:"), "{}", stderr(&out));
+}
+
+/// Runs `newswire classify` with `input` on its stdin and returns its JSON lines.
+async fn classify_stdin(
+    command: &mut tokio::process::Command,
+    input: &str,
+) -> Vec<serde_json::Value> {
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    let mut stdin = child.stdin.take().expect("stdin");
+    tokio::io::AsyncWriteExt::write_all(&mut stdin, input.as_bytes())
+        .await
+        .expect("writes");
+    drop(stdin);
+    let out = child.wait_with_output().await.expect("runs");
+    stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect()
 }
