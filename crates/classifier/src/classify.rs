@@ -417,14 +417,22 @@ impl Classifier {
                 }
                 // No dictionary actor where one acts or is acted on: an unknown capitalised
                 // name there is kept as written.
-                let source_text = source
-                    .is_none()
-                    .then(|| unknown_name_before(text, span, actors))
-                    .flatten();
-                let target_text = target
-                    .is_none()
-                    .then(|| unknown_name_after(text, span, actors))
-                    .flatten();
+                // In a passive the name before the cue is acted on and the agent follows "by";
+                // a bare statement has no target.
+                let passive = is_passive(text, span);
+                let (before_name, after_name) = if passive {
+                    (
+                        unknown_agent_after_by(text, span, actors),
+                        unknown_name_before(text, span, actors),
+                    )
+                } else {
+                    (
+                        unknown_name_before(text, span, actors),
+                        unknown_name_after(text, span, actors),
+                    )
+                };
+                let source_text = before_name.filter(|_| source.is_none());
+                let target_text = after_name.filter(|_| target.is_none() && info.code != "010");
                 CodedEvent {
                     source_text,
                     target_text,
@@ -491,8 +499,46 @@ fn is_trailing_attribution(text: &str, cue: Span) -> bool {
     let subject_words = before[p + m.len()..].split_whitespace().count();
     let after = &text[cue.end..];
     let tail = after.split([',', ';']).next().unwrap_or("");
-    (1..=8).contains(&subject_words) && tail.split_whitespace().count() <= 5
+    // What may follow the verb of an attribution: nothing, or an adverbial ("said on Monday",
+    // "said in a statement"); "On Monday, Moon said the economy was strong" has a clause.
+    let adverbial = tail
+        .split(|c: char| !c.is_alphanumeric())
+        .find(|w| !w.is_empty())
+        .is_none_or(|w| is_one_of(w, ATTRIBUTION_ADVERBIALS));
+    (1..=8).contains(&subject_words) && tail.split_whitespace().count() <= 5 && adverbial
 }
+
+/// First words of what may follow an attribution's verb: "said on Monday", "said in a
+/// statement", "told reporters", "said late on Sunday", "said earlier", "said today".
+const ATTRIBUTION_ADVERBIALS: &[&str] = &[
+    "on",
+    "in",
+    "at",
+    "late",
+    "early",
+    "earlier",
+    "later",
+    "today",
+    "yesterday",
+    "tonight",
+    "this",
+    "last",
+    "during",
+    "after",
+    "before",
+    "via",
+    "through",
+    "reporters",
+    "citing",
+    "by",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
 
 /// Definite determiners and possessive pronouns: a noun cue after one refers to an event
 /// already known, unless a support verb governs the phrase ("sent its strongest warning").
@@ -888,9 +934,28 @@ fn is_list_gap(gap: &str) -> bool {
 /// What may stand between a person and an appositive title: ", " and at most two words
 /// ("Moon Jae-in, South Korea's former president", "Zaluzhnyi, now Ukraine's ambassador").
 fn is_appositive_gap(gap: &str) -> bool {
-    gap.strip_prefix(", ")
-        .is_some_and(|rest| rest.split_whitespace().count() <= 2 && !rest.contains(','))
+    gap.strip_prefix(", ").is_some_and(|rest| {
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        words.len() <= 2
+            && !rest.contains(',')
+            && words.iter().all(|w| is_one_of(w, APPOSITIVE_WORDS))
+    })
 }
+
+/// Words that may open an appositive title ("Zaluzhnyi, now Ukraine's ambassador"); a
+/// conjunction or verb there starts another actor ("Putin met Kim, and Russian officials").
+const APPOSITIVE_WORDS: &[&str] = &[
+    "now",
+    "then",
+    "also",
+    "still",
+    "currently",
+    "formerly",
+    "once",
+    "the",
+    "a",
+    "an",
+];
 
 /// Roles whose members take the nationality of the place they are in ("protesters in
 /// Kenya", "unions in Argentina"); a government body in a capital is not its government.
@@ -1241,6 +1306,21 @@ fn unknown_name_before(text: &str, cue: Span, actors: &[Actor]) -> Option<String
     let name = &text[run.start..run.end];
     let opens_sentence = text[..run.start].trim().is_empty();
     (!opens_sentence || name.contains(' ')).then(|| name.to_owned())
+}
+
+/// The unknown agent of a passive: the name right after a "by" that follows the cue in its
+/// clause ("was attacked by Wagner Group fighters").
+fn unknown_agent_after_by(text: &str, cue: Span, actors: &[Actor]) -> Option<String> {
+    let after = &text[cue.end..];
+    let clause_end = after.find([',', ';', ':', '.']).unwrap_or(after.len());
+    let by = after[..clause_end]
+        .match_indices("by ")
+        .find(|&(p, _)| on_word_boundaries(text, Span::new(cue.end + p, cue.end + p + 2)))?
+        .0;
+    let from = cue.end + by + 2;
+    let run = *capitalised_runs(text, from, cue.end + clause_end, actors).first()?;
+    (text[from..run.start].split_whitespace().count() <= 2)
+        .then(|| text[run.start..run.end].to_owned())
 }
 
 /// The unknown name right after the cue in its clause (the object), if any.
@@ -1791,6 +1871,23 @@ mod tests {
         );
         let c = code("Protesters attacked a police station.");
         assert_eq!(c.events[0].source_text, None);
+        // In a passive the name before the cue is the one acted on.
+        let c = code("The Azov Battalion was attacked by Wagner Group fighters.");
+        let e = &c.events[0];
+        assert_eq!(
+            (e.source_text.as_deref(), e.target_text.as_deref()),
+            (Some("Wagner Group"), Some("Azov Battalion"))
+        );
+    }
+
+    #[test]
+    fn an_attribution_and_an_appositive_need_their_shapes() {
+        // A statement after an opening adverbial is a statement, not a trailing attribution.
+        let c = code_on("On Monday, Moon Jae-in said the economy was strong.");
+        assert_eq!(events(&c), ["010 KORELI>? asserted"]);
+        // A conjunction after a person starts another actor, not a title of the person.
+        let c = code("Putin met Kim Jong Un, and Russian officials praised the talks.");
+        assert!(codes(&c).contains(&"RUSGOV"), "{:?}", codes(&c));
     }
 
     #[test]

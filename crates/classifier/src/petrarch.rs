@@ -69,10 +69,12 @@ pub fn import_actors(text: &str, known: &Dictionary) -> Result<Import, Vec<(usiz
                 reason: reason.to_owned(),
             });
         };
-        // Names already known, or given twice, are left out of the record.
-        let mut names = Vec::new();
+        // Names already known, or given twice, are left out of the record; a name is taken only
+        // once its record is written.
+        let mut names: Vec<String> = Vec::new();
         for name in &record.names {
-            if taken.insert(name.to_lowercase()) {
+            let key = name.to_lowercase();
+            if !taken.contains(&key) && !names.iter().any(|n| n.to_lowercase() == key) {
                 names.push(name.clone());
             } else {
                 out.skipped.push(Skipped {
@@ -92,6 +94,7 @@ pub fn import_actors(text: &str, known: &Dictionary) -> Result<Import, Vec<(usiz
             };
             match org_row(code, &countries) {
                 Ok(row) => {
+                    taken.extend(names.iter().map(|n| n.to_lowercase()));
                     out.orgs += 1;
                     let _ = write!(out.orgs_toml, "\n[[org]]\n{row}names = {}\n", list(&names));
                 }
@@ -135,6 +138,7 @@ pub fn import_actors(text: &str, known: &Dictionary) -> Result<Import, Vec<(usiz
             skip(&mut out, problem.as_deref().unwrap_or("no tenure"));
             continue;
         };
+        taken.extend(names.iter().map(|n| n.to_lowercase()));
         out.people += 1;
         let _ = write!(
             out.people_toml,
@@ -172,6 +176,9 @@ fn org_row(code: &str, countries: &HashSet<&str>) -> Result<String, String> {
         return Err(format!("code {code} is not a CAMEO code"));
     }
     if code.starts_with("IGO") || code.starts_with("NGO") {
+        if !(4..=12).contains(&code.len()) {
+            return Err(format!("code {code} is not 4 to 12 letters"));
+        }
         return Ok(format!("code = {}\n", quote(code)));
     }
     if code.len() == 3 {
@@ -201,8 +208,9 @@ fn list(items: &[String]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
-/// `JAMES_BYRNES_` -> `James Byrnes`; a one-word name of at most five letters stays in
-/// capitals as an acronym (`NATO`, `KCNA`), which the dictionaries match case-sensitively.
+/// `JAMES_BYRNES_` -> `James Byrnes`. PETRARCH writes every name in capitals, so only a
+/// one-word name of at most five letters without a vowel (`KCNA`, `NTF`) is kept as an
+/// acronym, which the dictionaries match case-sensitively; `FATAH` becomes `Fatah`.
 fn phrase_to_name(phrase: &str) -> String {
     let words: Vec<&str> = phrase
         .split(|c: char| c == '_' || c.is_whitespace())
@@ -211,6 +219,9 @@ fn phrase_to_name(phrase: &str) -> String {
     if let [word] = words.as_slice()
         && word.len() <= 5
         && word.chars().all(|c| c.is_ascii_uppercase())
+        && !word
+            .chars()
+            .any(|c| matches!(c, 'A' | 'E' | 'I' | 'O' | 'U'))
     {
         return (*word).to_owned();
     }
@@ -249,9 +260,9 @@ fn date(text: &str) -> Option<String> {
         _ => return None,
     };
     let (month, day) = (&rest[..2], &rest[2..]);
-    let valid =
-        matches!(month.parse::<u32>(), Ok(1..=12)) && matches!(day.parse::<u32>(), Ok(1..=31));
-    valid.then(|| format!("{year}-{month}-{day}"))
+    let month = time::Month::try_from(month.parse::<u8>().ok()?).ok()?;
+    let date = time::Date::from_calendar_date(year.parse().ok()?, month, day.parse().ok()?).ok()?;
+    Some(date.to_string())
 }
 
 /// `[CODE]`, `[CODE <date]`, `[CODE >date]`, `[CODE date-date]`.
@@ -264,17 +275,19 @@ fn restriction(inner: &str) -> Result<Restriction, String> {
             "[{inner}]: one code and at most one date restriction"
         ));
     }
-    let bad = || format!("[{inner}]: a date is YYYYMMDD or YYMMDD");
+    let bad = || format!("[{inner}]: a date is YYYYMMDD or YYMMDD, a real day");
     let (from, until) = match when {
         None => (None, None),
         Some(w) if w.starts_with('<') => (None, Some(date(&w[1..]).ok_or_else(bad)?)),
         Some(w) if w.starts_with('>') => (Some(date(&w[1..]).ok_or_else(bad)?), None),
         Some(w) => {
             let (a, b) = w.split_once('-').ok_or_else(bad)?;
-            (
-                Some(date(a).ok_or_else(bad)?),
-                Some(date(b).ok_or_else(bad)?),
-            )
+            let (from, until) = (date(a).ok_or_else(bad)?, date(b).ok_or_else(bad)?);
+            // ISO dates compare as strings.
+            if until < from {
+                return Err(format!("[{inner}]: the restriction ends before it starts"));
+            }
+            (Some(from), Some(until))
         }
     };
     Ok(Restriction { code, from, until })
@@ -291,7 +304,7 @@ fn strip_comments(line: &str, in_comment: &mut bool) -> String {
                     rest = &rest[p + 3..];
                     *in_comment = false;
                 }
-                None => return out,
+                None => break,
             }
         }
         match rest.find("<!--") {
@@ -410,6 +423,35 @@ mod tests {
         FREEDONIA_ [FRE]\n\
         VLADIMIR_PUTIN_ [RUSGOV]\n\
         \t[RUSGOV 20000507-]\n";
+
+    #[test]
+    fn dates_comments_and_acronyms() {
+        assert_eq!(date("450703").as_deref(), Some("1945-07-03"));
+        assert_eq!(date("070723").as_deref(), Some("2007-07-23"));
+        assert_eq!(date("19990231"), None, "no 31 February");
+        assert!(
+            restriction("USAGOV 20050101-20010101").is_err(),
+            "ends before it starts"
+        );
+        let mut in_comment = false;
+        assert_eq!(strip_comments("# old entries <!--", &mut in_comment), "");
+        assert!(in_comment);
+        assert_eq!(
+            strip_comments("--> KIM_ ; note", &mut in_comment).trim(),
+            "KIM_"
+        );
+        assert_eq!(phrase_to_name("FATAH_"), "Fatah");
+        assert_eq!(phrase_to_name("KCNA"), "Kcna", "matched in any case");
+        assert_eq!(phrase_to_name("NTF"), "NTF");
+        assert_eq!(phrase_to_name("AL-ASSAD_"), "Al-Assad");
+    }
+
+    #[test]
+    fn a_skipped_record_leaves_its_names_free() {
+        let text = "JOHN_DOE_EXAMPLE_ [XXXGOV]\nJOHN_DOE_EXAMPLE_\n\t[USAGOV 20010101-20050101]\n";
+        let import = import_actors(text, &Dictionary::builtin()).expect("parses");
+        assert_eq!(import.people, 1, "{:?}", import.skipped);
+    }
 
     #[test]
     fn syntax_errors_carry_their_line() {

@@ -211,8 +211,11 @@ impl Encoded {
     /// Decodes a received message, keeping its bytes as the payload.
     pub fn decode(payload: &[u8]) -> Result<Self, newswire_shared::DecodeError> {
         let event = TaggedEvent::decode(payload)?;
-        // Valid JSON is valid UTF-8: decoding just checked it.
-        let payload = String::from_utf8_lossy(payload).into_owned();
+        // JSON is UTF-8, but the decoder does not look inside fields it skips: the payload is
+        // checked whole, so what is stored is exactly what was received.
+        let payload = String::from_utf8(payload.to_vec()).map_err(|_| {
+            newswire_shared::DecodeError::Invalid("payload is not valid UTF-8".into())
+        })?;
         Ok(Self { event, payload })
     }
 }
@@ -329,6 +332,20 @@ pub fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_encoded_event_keeps_the_received_bytes_and_refuses_invalid_text() {
+        let event = crate::conformance::event("aa", 1, &[("RUS", "RUS")], None);
+        let received = event.encode();
+        let encoded = Encoded::decode(&received).expect("decodes");
+        assert_eq!(encoded.payload.as_bytes(), received.as_slice());
+        assert_eq!(encoded.event, event);
+        // Invalid UTF-8 in a field the decoder skips would otherwise be stored altered.
+        let mut bad = b"{\"unknown\":\"\xff\",".to_vec();
+        bad.extend_from_slice(&received[1..]);
+        let err = Encoded::decode(&bad).expect_err("not UTF-8");
+        assert!(err.to_string().contains("not valid UTF-8"), "{err}");
+    }
 
     #[test]
     fn redact_hides_passwords_only() {

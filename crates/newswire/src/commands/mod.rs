@@ -259,34 +259,45 @@ fn import_petrarch(
             lines.join("\n")
         ))
     })?;
-    std::fs::create_dir_all(out)
-        .map_err(|e| DataError(format!("cannot create {}: {e}", out.display())))?;
     let header = format!(
         "\n# Imported from {} by `newswire dict import-petrarch`.\n",
         file.display()
     );
-    for (name, text) in &sources.files {
-        let file_name = std::path::Path::new(name)
+    // The new set, checked in memory before anything is written: a failed import leaves `out`
+    // as it was.
+    let mut files: Vec<(String, String)> = Vec::new();
+    let mut combined = sources.clone();
+    for (name, text) in &mut combined.files {
+        let file_name = std::path::Path::new(name.as_str())
             .file_name()
             .and_then(|n| n.to_str())
-            .map_or(name.as_str(), |n| n.trim_start_matches("builtin:"));
-        let added = match file_name {
+            .map_or(name.as_str(), |n| n.trim_start_matches("builtin:"))
+            .to_owned();
+        let added = match file_name.as_str() {
             "people.toml" => Some(&import.people_toml),
             "organisations.toml" => Some(&import.orgs_toml),
             _ => None,
         };
         // The other files are written only where the base set overrides them, so that `--dict
         // OUT` sees the same set.
-        let content = match added {
-            Some(added) => format!("{}{header}{added}", text.trim_end()),
-            None if !name.starts_with("builtin:") => text.clone(),
-            None => continue,
-        };
-        let path = out.join(file_name);
-        std::fs::write(&path, content)
+        match added {
+            Some(added) => *text = format!("{}{header}{added}", text.trim_end()),
+            None if name.starts_with("builtin:") => continue,
+            None => {}
+        }
+        files.push((file_name, text.clone()));
+    }
+    Dictionary::compile(&combined).map_err(|e| DataError(e.to_string()))?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| DataError(format!("cannot create {}: {e}", out.display())))?;
+    for (file_name, content) in files {
+        // Written beside and renamed over, so a reader never sees half a file.
+        let path = out.join(&file_name);
+        let partial = out.join(format!(".{file_name}.partial"));
+        std::fs::write(&partial, content)
+            .and_then(|()| std::fs::rename(&partial, &path))
             .map_err(|e| DataError(format!("cannot write {}: {e}", path.display())))?;
     }
-    newswire_classifier::load_classifier(Some(out)).map_err(|e| DataError(e.to_string()))?;
     for s in &import.skipped {
         eprintln!(
             "{}:{}: skipped {:?}: {}",
