@@ -504,7 +504,7 @@ fn is_trailing_attribution(text: &str, cue: Span) -> bool {
     let adverbial = tail
         .split(|c: char| !c.is_alphanumeric())
         .find(|w| !w.is_empty())
-        .is_none_or(|w| is_one_of(w, ATTRIBUTION_ADVERBIALS));
+        .is_none_or(|w| is_one_of(w, ATTRIBUTION_ADVERBIALS) || is_one_of(w, WEEKDAYS));
     (1..=8).contains(&subject_words) && tail.split_whitespace().count() <= 5 && adverbial
 }
 
@@ -531,13 +531,6 @@ const ATTRIBUTION_ADVERBIALS: &[&str] = &[
     "reporters",
     "citing",
     "by",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
 ];
 
 /// Definite determiners and possessive pronouns: a noun cue after one refers to an event
@@ -1176,8 +1169,33 @@ fn in_prepositional_phrase(text: &str, actors: &[Actor], actor: &Actor) -> bool 
     false
 }
 
-/// Words written with a capital that are not names: sentence openers, pronouns, days,
-/// months.
+/// Days and months: capitalised, never names.
+const WEEKDAYS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+const MONTHS: &[&str] = &[
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// Words written with a capital that are not names: sentence openers, pronouns, and (with
+/// [`WEEKDAYS`] and [`MONTHS`]) dates.
 const NOT_NAMES: &[&str] = &[
     "the",
     "a",
@@ -1223,25 +1241,6 @@ const NOT_NAMES: &[&str] = &[
     "earlier",
     "later",
     "last",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
     "officials",
     "authorities",
     "police",
@@ -1268,6 +1267,8 @@ fn capitalised_runs(text: &str, from: usize, to: usize, actors: &[Actor]) -> Vec
                 .len();
         let capitalised = token.chars().next().is_some_and(char::is_uppercase)
             && !is_one_of(token, NOT_NAMES)
+            && !is_one_of(token, WEEKDAYS)
+            && !is_one_of(token, MONTHS)
             && !actors
                 .iter()
                 .any(|a| a.span.start < end && start < a.span.end);
