@@ -909,13 +909,14 @@ impl Dictionary {
                 ..actor_terms[i].clone()
             })
             .collect();
-        // A DFA: every sentence is scanned with overlapping search, which was the classifier's
-        // largest cost on the NFA the builder chose by default; the DFA costs a few megabytes.
+        // A contiguous NFA: with about 2,200 actor terms and 4,000 cue forms a DFA takes 12.6 MB
+        // (this NFA 0.9 MB) and, its tables falling out of cache between sentences in the
+        // service, coded no faster (docs/benchmarks.md, change 11).
         let build = |patterns: &[String]| {
             AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::DFA))
+                .kind(Some(AhoCorasickKind::ContiguousNFA))
                 .build(patterns)
                 .map_err(|e| DictErrors(vec![DictError::Build(e.to_string())]))
         };
