@@ -48,12 +48,19 @@ impl Coding {
 pub struct Classifier {
     dict: Dictionary,
     version: String,
+    /// Index of CAMEO 190 (fight) among the codes: what an unspecific attack by a state becomes.
+    fight: Option<usize>,
 }
 
 impl Classifier {
     pub fn new(dict: Dictionary) -> Self {
         let version = format!("{CODER_VERSION}+dict.{}", &dict.digest[..8]);
-        Self { dict, version }
+        let fight = dict.codes.iter().position(|c| c.code == "190");
+        Self {
+            dict,
+            version,
+            fight,
+        }
     }
 
     pub fn builtin() -> Self {
@@ -401,12 +408,13 @@ impl Classifier {
                 let cue = &self.dict.cues[cue_index];
                 let mut info = &self.dict.codes[cue.code];
                 let modality = modality(text, span);
+                let passive = is_passive(text, span);
                 let (source, target) =
-                    source_and_target(text, span, &info.code, actors, attribution);
+                    source_and_target(text, span, &info.code, actors, attribution, passive);
                 // CAMEO keeps conventional force (19, fight) apart from assault (18): an
                 // unspecific attack by a state, its government or its military is a fight.
                 if info.code == "180" && source.as_deref().is_some_and(|s| is_state(actors, s)) {
-                    info = self.dict.code("190").unwrap_or(info);
+                    info = self.fight.map_or(info, |i| &self.dict.codes[i]);
                 }
                 let mut confidence = cue.confidence;
                 if source.is_none() {
@@ -419,7 +427,6 @@ impl Classifier {
                 // name there is kept as written.
                 // In a passive the name before the cue is acted on and the agent follows "by";
                 // a bare statement has no target.
-                let passive = is_passive(text, span);
                 let (before_name, after_name) = if passive {
                     (
                         unknown_agent_after_by(text, span, actors),
@@ -1453,6 +1460,7 @@ fn source_and_target(
     code: &str,
     all_actors: &[Actor],
     attribution: Option<usize>,
+    passive: bool,
 ) -> (Option<String>, Option<String>) {
     let end = attribution.filter(|&p| p >= cue.end).unwrap_or(text.len());
     let actors: Vec<&Actor> = all_actors.iter().filter(|a| a.span.end <= end).collect();
@@ -1461,7 +1469,7 @@ fn source_and_target(
     let clause_end = after_cue
         .find(['.', ';', ',', '\u{2014}'])
         .map_or(text.len(), |p| cue.end + p);
-    let agent = is_passive(text, cue).then(|| {
+    let agent = passive.then(|| {
         actors
             .iter()
             .filter(|a| a.span.start >= cue.end && a.span.end <= clause_end)

@@ -56,7 +56,8 @@ pub struct Sources {
     pub files: Vec<(String, String)>,
 }
 
-const FILES: [&str; 6] = [
+/// The dictionary files, in the order [`Sources::files`] holds them.
+pub const FILES: [&str; 6] = [
     "countries.toml",
     "people.toml",
     "organisations.toml",
@@ -105,6 +106,11 @@ impl Sources {
             }
         }
         Ok(sources)
+    }
+
+    /// Whether the file at `index` (of [`FILES`]) comes from an override directory.
+    pub fn is_override(&self, index: usize) -> bool {
+        !self.files[index].0.starts_with("builtin:")
     }
 
     fn get(&self, index: usize) -> (&str, &str) {
@@ -352,6 +358,31 @@ pub(crate) enum CueKind {
     Noun,
     /// `[ignore]`: a phrase that names no event; its `code` is meaningless.
     Ignore,
+}
+
+/// The cue automaton's patterns as they are collected: each distinct text once, with the cues
+/// it opens.
+#[derive(Default)]
+struct PatternTable {
+    index: HashMap<String, usize>,
+    texts: Vec<String>,
+    patterns: Vec<CuePattern>,
+}
+
+impl PatternTable {
+    /// Records that `cue` opens with `text`, adding the pattern if it is new.
+    fn add(&mut self, text: String, cue: usize) {
+        let at = match self.index.get(&text) {
+            Some(&at) => at,
+            None => {
+                self.index.insert(text.clone(), self.texts.len());
+                self.texts.push(text);
+                self.patterns.push(CuePattern::default());
+                self.texts.len() - 1
+            }
+        };
+        self.patterns[at].uses.push(cue);
+    }
 }
 
 /// One pattern of the cue automaton: the first part of the cues it stands for.
@@ -749,9 +780,7 @@ impl Dictionary {
         let (file, text) = sources.get(4);
         c.at(file, text);
         let mut cues = Vec::new();
-        let mut cue_pattern_index: HashMap<String, usize> = HashMap::new();
-        let mut cue_pattern_texts: Vec<String> = Vec::new();
-        let mut cue_patterns: Vec<CuePattern> = Vec::new();
+        let mut patterns = PatternTable::default();
         let mut seen_cues: HashMap<String, String> = HashMap::new();
         if let Some(parsed) = c.parse::<CuesFile>() {
             for row in parsed.cue {
@@ -804,9 +833,10 @@ impl Dictionary {
                         }
                     }
                 }
-                let mut reported: Vec<*const Spanned<String>> = Vec::new();
+                // Entries already reported, by where they start: one error per entry.
+                let mut reported: Vec<usize> = Vec::new();
                 for (text, term, kind, generated) in forms {
-                    if reported.contains(&std::ptr::from_ref(term)) {
+                    if reported.contains(&term.span().start) {
                         continue;
                     }
                     let parts: Vec<String> =
@@ -829,7 +859,7 @@ impl Dictionary {
                                 term.span(),
                                 format!("{listed} is listed for {code} and already for {first}"),
                             );
-                            reported.push(std::ptr::from_ref(term));
+                            reported.push(term.span().start);
                         }
                         continue;
                     }
@@ -844,12 +874,7 @@ impl Dictionary {
                         entry: format!("cue:{code}:{text}"),
                     });
                     let first = parts.into_iter().next().unwrap_or_default();
-                    let at = *cue_pattern_index.entry(first.clone()).or_insert_with(|| {
-                        cue_pattern_texts.push(first);
-                        cue_patterns.push(CuePattern::default());
-                        cue_patterns.len() - 1
-                    });
-                    cue_patterns[at].uses.push(cue);
+                    patterns.add(first, cue);
                 }
             }
             for term in parsed.ignore.iter().flat_map(|row| &row.terms) {
@@ -877,12 +902,7 @@ impl Dictionary {
                     confidence: 0.0,
                     entry: format!("ignore:{text}"),
                 });
-                let at = *cue_pattern_index.entry(text.clone()).or_insert_with(|| {
-                    cue_pattern_texts.push(text);
-                    cue_patterns.push(CuePattern::default());
-                    cue_patterns.len() - 1
-                });
-                cue_patterns[at].uses.push(cue);
+                patterns.add(text, cue);
             }
         }
 
@@ -921,7 +941,7 @@ impl Dictionary {
                 .map_err(|e| DictErrors(vec![DictError::Build(e.to_string())]))
         };
         let actor_matcher = build(&actor_patterns)?;
-        let cue_matcher = build(&cue_pattern_texts)?;
+        let cue_matcher = build(&patterns.texts)?;
 
         let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
         for (_, text) in &sources.files {
@@ -939,7 +959,7 @@ impl Dictionary {
             actor_matcher,
             actor_terms,
             cue_matcher,
-            cue_patterns,
+            cue_patterns: patterns.patterns,
             cues,
             digest: format!("{digest:016x}"),
         })

@@ -265,24 +265,20 @@ fn import_petrarch(
     );
     // The new set, checked in memory before anything is written: a failed import leaves `out`
     // as it was.
-    let mut files: Vec<(String, String)> = Vec::new();
+    let mut files: Vec<(&str, String)> = Vec::new();
     let mut combined = sources.clone();
-    for (name, text) in &mut combined.files {
-        let file_name = std::path::Path::new(name.as_str())
-            .file_name()
-            .and_then(|n| n.to_str())
-            .map_or(name.as_str(), |n| n.trim_start_matches("builtin:"))
-            .to_owned();
-        let added = match file_name.as_str() {
+    for (index, file_name) in newswire_classifier::dict::FILES.into_iter().enumerate() {
+        let text = &mut combined.files[index].1;
+        let added = match file_name {
             "people.toml" => Some(&import.people_toml),
             "organisations.toml" => Some(&import.orgs_toml),
             _ => None,
         };
-        // The other files are written only where the base set overrides them, so that `--dict
-        // OUT` sees the same set.
         match added {
             Some(added) => *text = format!("{}{header}{added}", text.trim_end()),
-            None if name.starts_with("builtin:") => continue,
+            // The other files are written only where the base set overrides them, so that
+            // `--dict OUT` sees the same set.
+            None if !sources.is_override(index) => continue,
             None => {}
         }
         files.push((file_name, text.clone()));
@@ -292,7 +288,7 @@ fn import_petrarch(
         .map_err(|e| DataError(format!("cannot create {}: {e}", out.display())))?;
     for (file_name, content) in files {
         // Written beside and renamed over, so a reader never sees half a file.
-        let path = out.join(&file_name);
+        let path = out.join(file_name);
         let partial = out.join(format!(".{file_name}.partial"));
         std::fs::write(&partial, content)
             .and_then(|()| std::fs::rename(&partial, &path))

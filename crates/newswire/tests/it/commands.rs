@@ -60,15 +60,7 @@ async fn publish_refuses_bad_input_and_publishes_nothing() {
         stderr(&out)
     );
 
-    let js = nats.jetstream().await;
-    let raw_stream = newswire_shared::Subjects::new(&prefix)
-        .expect("prefix")
-        .raw_stream();
-    assert_eq!(
-        stream_messages(&js, &raw_stream).await,
-        0,
-        "nothing published"
-    );
+    assert_eq!(raw_messages(&nats, &prefix).await, 0, "nothing published");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,10 +88,6 @@ async fn publish_walks_folders_and_globs_and_keeps_going_past_refused_files() {
     )
     .expect("writes");
     std::fs::write(root.join("broken.txt"), b"Seoul\0protested").expect("writes");
-    let raw_stream = newswire_shared::Subjects::new(&prefix)
-        .expect("prefix")
-        .raw_stream();
-    let js = nats.jetstream().await;
     let publish = |extra: &[&str]| {
         let mut c = newswire(&prefix);
         c.arg("publish")
@@ -118,7 +106,7 @@ async fn publish_walks_folders_and_globs_and_keeps_going_past_refused_files() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(stream_messages(&js, &raw_stream).await, 0);
+    assert_eq!(raw_messages(&nats, &prefix).await, 0);
 
     // --keep-going: everything else is published (not the hidden folder), the refusal reported.
     let out = output(&mut publish(&["--keep-going"])).await;
@@ -133,7 +121,7 @@ async fn publish_walks_folders_and_globs_and_keeps_going_past_refused_files() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(stream_messages(&js, &raw_stream).await, 5);
+    assert_eq!(raw_messages(&nats, &prefix).await, 5);
 
     // A quoted glob.
     let pattern = format!("{}/asia/*.md", root.display());
@@ -184,15 +172,7 @@ async fn an_event_over_the_servers_max_payload_refuses_the_run_before_anything_i
         "{}",
         stderr(&out)
     );
-    let js = nats.jetstream().await;
-    let raw_stream = newswire_shared::Subjects::new(&prefix)
-        .expect("prefix")
-        .raw_stream();
-    assert_eq!(
-        stream_messages(&js, &raw_stream).await,
-        0,
-        "nothing published"
-    );
+    assert_eq!(raw_messages(&nats, &prefix).await, 0, "nothing published");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -464,4 +444,12 @@ async fn classify_stdin(
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON line"))
         .collect()
+}
+
+/// Messages in the raw stream of the pipeline named by `prefix`.
+async fn raw_messages(nats: &TestNats, prefix: &str) -> u64 {
+    let raw_stream = newswire_shared::Subjects::new(prefix)
+        .expect("prefix")
+        .raw_stream();
+    stream_messages(&nats.jetstream().await, &raw_stream).await
 }
