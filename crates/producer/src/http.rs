@@ -30,9 +30,21 @@ use crate::publish::{ProducerError, Published};
 /// What the HTTP endpoint needs.
 #[derive(Debug)]
 pub struct HttpState {
-    pub ingestor: Ingestor,
-    /// Required as `Authorization: Bearer <token>` when set.
-    pub token: Option<String>,
+    ingestor: Ingestor,
+    /// Digest of the token required as `Authorization: Bearer <token>`, when one is set:
+    /// computed once, compared with each request's.
+    token_digest: Option<TokenDigest>,
+}
+
+type TokenDigest = sha2::digest::Output<Sha256>;
+
+impl HttpState {
+    pub fn new(ingestor: Ingestor, token: Option<&str>) -> Self {
+        Self {
+            ingestor,
+            token_digest: token.map(|t| Sha256::digest(t.as_bytes())),
+        }
+    }
 }
 
 /// The routes: `POST /articles` and `GET /healthz`.
@@ -95,7 +107,7 @@ async fn post_article(
     query: Result<Query<BTreeMap<String, String>>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    if let Some(token) = &state.token
+    if let Some(token) = &state.token_digest
         && !authorised(&headers, token)
     {
         return problem(
@@ -180,7 +192,7 @@ fn accepted(receipts: Vec<Published>) -> Response {
 
 /// Compares digests rather than the tokens themselves, so the comparison's time says nothing
 /// about how much of a guess was right.
-fn authorised(headers: &HeaderMap, token: &str) -> bool {
+fn authorised(headers: &HeaderMap, token: &TokenDigest) -> bool {
     let Some(given) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -188,7 +200,7 @@ fn authorised(headers: &HeaderMap, token: &str) -> bool {
     else {
         return false;
     };
-    Sha256::digest(given.trim().as_bytes()) == Sha256::digest(token.as_bytes())
+    Sha256::digest(given.trim().as_bytes()) == *token
 }
 
 /// Article metadata from query parameters.
@@ -241,6 +253,9 @@ mod tests {
 
     #[test]
     fn bearer_tokens_must_match_exactly() {
+        let authorised = |headers: &HeaderMap, token: &str| {
+            authorised(headers, &Sha256::digest(token.as_bytes()))
+        };
         let mut headers = HeaderMap::new();
         assert!(!authorised(&headers, "s3cret"));
         headers.insert(

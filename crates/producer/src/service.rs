@@ -167,10 +167,10 @@ pub async fn run(
                 addr: http.listen,
                 source,
             })?;
-        let app = router(Arc::new(HttpState {
-            ingestor: ingestor.clone(),
-            token: http.token.clone(),
-        }));
+        let app = router(Arc::new(HttpState::new(
+            ingestor.clone(),
+            http.token.as_deref(),
+        )));
         let stop = stop.clone();
         info!(stage = STAGE, input = "http", %addr, auth = http.token.is_some(), "accepting articles on POST /articles");
         tasks.spawn(async move {
