@@ -101,13 +101,20 @@ impl Ingestor {
         format: InputFormat,
         defaults: &ArticleMeta,
     ) -> Result<Vec<Published>, ProducerError> {
-        let articles = prepare_input(
-            bytes,
-            format,
-            &self.limits,
-            defaults,
-            OffsetDateTime::now_utc(),
-        )?;
+        // Parsing (HTML, Markdown), splitting and language detection are CPU work: on the
+        // blocking pool, so a large page does not hold up the async workers.
+        let (input, limits, defaults) = (bytes.to_vec(), self.limits, defaults.clone());
+        let articles = tokio::task::spawn_blocking(move || {
+            prepare_input(
+                &input,
+                format,
+                &limits,
+                &defaults,
+                OffsetDateTime::now_utc(),
+            )
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
         let mut receipts = Vec::with_capacity(articles.len());
         for events in &articles {
             receipts.push(self.publisher.publish_events(events).await?);
