@@ -10,3 +10,4 @@ mod postgres_store;
 mod restarts;
 mod schema;
 mod security;
+mod worker;

@@ -10,7 +10,7 @@ use async_nats::jetstream::{self, Message, context::PublishAckFuture, message::P
 use newswire_shared::nats::{NatsArgs, NatsError, StreamKind};
 use newswire_shared::trace;
 use newswire_shared::worker::{
-    ConsumeFrom, ConsumerOptions, Handler, Outcome, Progress, StageConnection,
+    ConsumeFrom, ConsumerOptions, Finish, Handler, Outcome, Progress, StageConnection,
 };
 use newswire_shared::{RawEvent, Subjects};
 use tracing::{debug, info};
@@ -142,9 +142,9 @@ enum Pending {
 }
 
 impl Handler for TagAndPublish {
-    async fn handle(&mut self, batch: &[Message]) -> Vec<Outcome> {
+    async fn start(&mut self, batch: &[Message]) -> Finish {
         // Publish every tagged event of the batch first, then await the acks together:
-        // one round trip per batch, not per event.
+        // one round trip per batch, not per event, overlapping the next batch's work.
         let mut pending = Vec::with_capacity(batch.len());
         for message in batch {
             let raw = match RawEvent::decode(&message.payload) {
@@ -201,32 +201,34 @@ impl Handler for TagAndPublish {
                 ))),
             }
         }
-        // Awaited together: acks lost in a broker restart time out together, not one by one.
-        let settled = futures::future::join_all(pending.into_iter().map(|p| async move {
-            match p {
-                Pending::Done(outcome) => (outcome, None),
-                Pending::Publishing(event_id, category, ack) => match ack.await {
-                    Ok(_) => (Outcome::ack(event_id), Some(category)),
-                    Err(e) => (
-                        Outcome::retry(
-                            Some(event_id),
-                            Duration::from_secs(2),
-                            format!("tagged event not acknowledged by the stream: {e}"),
-                        ),
-                        None,
-                    ),
-                },
-            }
-        }))
-        .await;
-        // Published events by category: one counter update per category and batch.
-        newswire_shared::ops::count_by(
-            "newswire_events_published_total",
-            &[("stage", STAGE)],
-            "category",
-            settled.iter().filter_map(|(_, c)| c.as_deref()),
-        );
         self.progress.add(batch.len() as u64);
-        settled.into_iter().map(|(outcome, _)| outcome).collect()
+        // Awaited together: acks lost in a broker restart time out together, not one by one.
+        Box::pin(async move {
+            let settled = futures::future::join_all(pending.into_iter().map(|p| async move {
+                match p {
+                    Pending::Done(outcome) => (outcome, None),
+                    Pending::Publishing(event_id, category, ack) => match ack.await {
+                        Ok(_) => (Outcome::ack(event_id), Some(category)),
+                        Err(e) => (
+                            Outcome::retry(
+                                Some(event_id),
+                                Duration::from_secs(2),
+                                format!("tagged event not acknowledged by the stream: {e}"),
+                            ),
+                            None,
+                        ),
+                    },
+                }
+            }))
+            .await;
+            // Published events by category: one counter update per category and batch.
+            newswire_shared::ops::count_by(
+                "newswire_events_published_total",
+                &[("stage", STAGE)],
+                "category",
+                settled.iter().filter_map(|(_, c)| c.as_deref()),
+            );
+            settled.into_iter().map(|(outcome, _)| outcome).collect()
+        })
     }
 }

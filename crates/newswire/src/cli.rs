@@ -118,6 +118,9 @@ pub struct BenchStageArgs {
     /// Where the drain writes its latencies (microseconds, one per line).
     #[arg(long)]
     pub latency_out: Option<PathBuf>,
+    /// Batches worked on at once, as the stages' `--in-flight`.
+    #[arg(long, env = "NEWSWIRE_IN_FLIGHT", default_value_t = 2)]
+    pub in_flight: usize,
 }
 
 #[derive(Debug, Args)]
@@ -356,6 +359,10 @@ pub struct ConsumerArgs {
     /// Most messages processed as one batch.
     #[arg(long, env = "NEWSWIRE_MAX_BATCH", default_value_t = 256)]
     pub max_batch: usize,
+    /// Batches worked on at once: with 2, a batch is processed while the one before it waits
+    /// for its publish acks or its commit; 1 works batch by batch.
+    #[arg(long, env = "NEWSWIRE_IN_FLIGHT", default_value_t = 2)]
+    pub in_flight: usize,
     /// Messages delivered and not yet acknowledged, across all replicas (each replica holds up
     /// to twice --max-batch: raise it with the replicas).
     #[arg(long, env = "NEWSWIRE_MAX_ACK_PENDING", default_value_t = 1024)]

@@ -189,6 +189,10 @@ const KEYS: &[Key] = &[
         &["classifier"],
     ),
     only(
+        key("classifier", "in_flight", "in_flight", Kind::Integer),
+        &["classifier"],
+    ),
+    only(
         key(
             "classifier",
             "max_ack_pending",
@@ -221,6 +225,10 @@ const KEYS: &[Key] = &[
     ),
     only(
         key("sink", "max_batch", "max_batch", Kind::Integer),
+        &["sink"],
+    ),
+    only(
+        key("sink", "in_flight", "in_flight", Kind::Integer),
         &["sink"],
     ),
     only(

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{Message, consumer::PullConsumer};
+use futures::stream::FuturesOrdered;
 use futures::{FutureExt, StreamExt};
 use tracing::{info, warn};
 
@@ -46,11 +47,18 @@ impl Outcome {
     }
 }
 
-/// A stage's processing of a batch of messages.
+/// The rest of a batch's processing, begun by [`Handler::start`]: it resolves to one outcome per
+/// message of the batch, in the same order.
+pub type Finish = futures::future::BoxFuture<'static, Vec<Outcome>>;
+
+/// A stage's processing of batches of messages, in two steps so that batches overlap: `start`
+/// does the work that needs the handler (decoding, classifying, sending publishes, handing a
+/// write to the store) and returns what is left to wait for (publish acks, a commit) as a
+/// [`Finish`]. While one batch's `Finish` waits, the worker starts the next batch.
 pub trait Handler: Send {
-    /// Processes `batch` and returns one outcome per message, in the same order.
-    /// An `Ack` must only be returned once the message's result is safely published or stored.
-    fn handle(&mut self, batch: &[Message]) -> impl Future<Output = Vec<Outcome>> + Send;
+    /// Begins processing `batch`. The returned future must resolve to one outcome per message;
+    /// an `Ack` only once the message's result is safely published or stored.
+    fn start(&mut self, batch: &[Message]) -> impl Future<Output = Finish> + Send;
 }
 
 /// Batch sizes of the consume loop.
@@ -61,6 +69,9 @@ pub struct WorkerSettings {
     /// Most messages handed to the handler at once. A batch is cut when it is full or when no
     /// further message is ready, so batches grow with load and stay small when it is light.
     pub max_batch: usize,
+    /// Batches started and not yet settled: with 2, a batch is worked on while the one before
+    /// it waits for its publish acks or its commit. 1 works batch by batch.
+    pub in_flight: usize,
 }
 
 impl Default for WorkerSettings {
@@ -68,14 +79,18 @@ impl Default for WorkerSettings {
         Self {
             pull_batch: 512,
             max_batch: 256,
+            in_flight: 2,
         }
     }
 }
 
-/// Runs until `shutdown` resolves. The batch in hand when it resolves is finished and settled;
-/// messages pulled but not yet handed out are left unacked and the server redelivers them.
-/// After a reconnect the pull requests are issued again: the server that held them may have
-/// restarted and forgotten them.
+/// A started batch: its messages, the rest of its processing, and when it was started.
+type Started = (Vec<Message>, Vec<Outcome>, std::time::Instant);
+
+/// Runs until `shutdown` resolves. Batches already started when it resolves are finished and
+/// settled; messages pulled but not yet started are left unacked and the server redelivers
+/// them. Batches are settled in the order they were started. After a reconnect the pull
+/// requests are issued again: the server that held them may have restarted and forgotten them.
 pub async fn run<H: Handler>(
     stage: &'static str,
     consumer: PullConsumer,
@@ -86,6 +101,8 @@ pub async fn run<H: Handler>(
     shutdown: impl Future<Output = ()> + Send,
 ) {
     let mut shutdown = std::pin::pin!(shutdown.fuse());
+    let in_flight_limit = settings.in_flight.max(1);
+    let mut in_flight = FuturesOrdered::new();
     let mut batch: Vec<Message> = Vec::with_capacity(settings.max_batch);
     'connect: loop {
         reconnects.mark_seen();
@@ -103,19 +120,29 @@ pub async fn run<H: Handler>(
                 tokio::select! {
                     biased;
                     () = &mut shutdown => break 'connect,
+                    Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                        settle(stage, &settler, done).await;
+                        continue 'connect;
+                    }
                     () = tokio::time::sleep(Duration::from_secs(1)) => continue 'connect,
                 }
             }
         };
         loop {
+            // Settle what has finished first; take a new message only while there is room.
+            let room = in_flight.len() < in_flight_limit;
             let first = tokio::select! {
                 biased;
                 () = &mut shutdown => break 'connect,
+                Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                    settle(stage, &settler, done).await;
+                    continue;
+                }
                 () = reconnects.reconnected() => {
                     info!(stage, "reconnected, pulling again");
                     continue 'connect;
                 }
-                next = messages.next() => next,
+                next = messages.next(), if room => next,
             };
             match first {
                 Some(Ok(message)) => batch.push(message),
@@ -137,20 +164,32 @@ pub async fn run<H: Handler>(
             }
             metrics::histogram!("newswire_batch_size", "stage" => stage).record(batch.len() as f64);
             let started = std::time::Instant::now();
-            let outcomes = handler.handle(&batch).await;
-            debug_assert_eq!(outcomes.len(), batch.len());
-            for (message, outcome) in batch.iter().zip(outcomes) {
-                settler
-                    .settle(message, outcome.decision, outcome.event_id.as_deref())
-                    .await;
-            }
-            // Each message of the batch waited for the whole batch: its processing time.
-            metrics::histogram!("newswire_processing_seconds", "stage" => stage)
-                .record(started.elapsed().as_secs_f64());
-            batch.clear();
+            let finish = handler.start(&batch).await;
+            let messages_of_batch =
+                std::mem::replace(&mut batch, Vec::with_capacity(settings.max_batch));
+            in_flight.push_back(async move {
+                let outcomes = finish.await;
+                (messages_of_batch, outcomes, started)
+            });
         }
     }
-    info!(stage, "stopped pulling");
+    info!(stage, in_flight = in_flight.len(), "stopped pulling");
+    while let Some(done) = in_flight.next().await {
+        settle(stage, &settler, done).await;
+    }
+}
+
+/// Settles every message of a finished batch by its outcome.
+async fn settle(stage: &'static str, settler: &Settler, (batch, outcomes, started): Started) {
+    debug_assert_eq!(outcomes.len(), batch.len());
+    for (message, outcome) in batch.iter().zip(outcomes) {
+        settler
+            .settle(message, outcome.decision, outcome.event_id.as_deref())
+            .await;
+    }
+    // Each message of the batch waited for the whole batch: its processing time.
+    metrics::histogram!("newswire_processing_seconds", "stage" => stage)
+        .record(started.elapsed().as_secs_f64());
 }
 
 /// Rate-limited progress summaries: one info line per interval at most, never one per event.
@@ -408,8 +447,8 @@ impl StageConnection {
         .await;
     }
 
-    /// Serves `handler` until `shutdown`, then drains the connection so the last batch's
-    /// publishes and acks leave before it closes.
+    /// Serves `handler` until `shutdown`, then flushes and drains the connection so the last
+    /// batches' acks leave before it closes.
     pub async fn serve<H: Handler>(
         self,
         handler: H,
@@ -435,6 +474,11 @@ impl StageConnection {
         if let Some(mut monitors) = self.monitors {
             monitors.trigger.trigger();
             while monitors.tasks.join_next().await.is_some() {}
+        }
+        // The last acks sit in the client's write buffer: written out before the drain,
+        // since the connection closes without writing once the client is dropped.
+        if let Err(e) = self.client.flush().await {
+            warn!(stage = self.stage, error = %e, "flushing the last acks failed, they will be redelivered");
         }
         if let Err(e) = self.client.drain().await {
             warn!(stage = self.stage, error = %e, "draining the NATS connection failed");

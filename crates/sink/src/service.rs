@@ -9,7 +9,7 @@ use async_nats::jetstream::Message;
 use newswire_shared::nats::{NatsArgs, NatsError, StreamKind};
 use newswire_shared::trace;
 use newswire_shared::worker::{
-    ConsumeFrom, ConsumerOptions, Handler, Outcome, Progress, StageConnection,
+    ConsumeFrom, ConsumerOptions, Finish, Handler, Outcome, Progress, StageConnection,
 };
 use tracing::{debug, info, warn};
 
@@ -100,7 +100,7 @@ pub async fn run(
     info!(stage = STAGE, store = %crate::store::redact(&config.store), "sink started");
     let handler = StoreBatch {
         store,
-        progress: Progress::new(STAGE, "events stored"),
+        progress: Arc::new(Mutex::new(Progress::new(STAGE, "events stored"))),
     };
     connection
         .serve(handler, config.consumer.worker, shutdown)
@@ -128,35 +128,80 @@ fn store_ready(store: Arc<Mutex<Box<dyn Store>>>) -> newswire_shared::ops::Ready
 
 struct StoreBatch {
     store: Arc<Mutex<Box<dyn Store>>>,
-    progress: Progress,
-}
-
-impl StoreBatch {
-    /// Runs a write on the blocking pool (SQLite calls block) and hands the events back for a
-    /// retry one by one. Fails only when the task itself failed.
-    async fn write(
-        &self,
-        events: Vec<Encoded>,
-    ) -> Result<(Vec<Encoded>, Result<crate::StoreReport, StoreError>), StoreError> {
-        let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || {
-            let result = match store.lock() {
-                Ok(mut store) => store.store_encoded(&events),
-                Err(_) => Err(StoreError::Permanent(
-                    "store poisoned by an earlier panic".into(),
-                )),
-            };
-            (events, result)
-        })
-        .await
-        .map_err(|e| StoreError::Transient(format!("store task failed: {e}")))
-    }
+    progress: Arc<Mutex<Progress>>,
 }
 
 const RETRY_DELAY: Duration = Duration::from_secs(5);
 
+/// What the write of a batch's events came to.
+struct Written {
+    /// One outcome per event, in order.
+    outcomes: Vec<Outcome>,
+    /// The events written (or found already stored), in order.
+    stored: Vec<usize>,
+    report: crate::StoreReport,
+}
+
+/// Writes `events` in one transaction; when the store refuses the batch, writes them one by
+/// one so that only the event at fault is dead-lettered. Blocks: run it off the async workers.
+fn write_events(store: &Mutex<Box<dyn Store>>, events: &[Encoded]) -> Written {
+    let id = |k: usize| Some(events[k].event.event_id.clone());
+    let Ok(mut store) = store.lock() else {
+        let reason = "store poisoned by an earlier panic";
+        return Written {
+            outcomes: (0..events.len())
+                .map(|k| Outcome::dead_letter(id(k), reason))
+                .collect(),
+            stored: Vec::new(),
+            report: crate::StoreReport::default(),
+        };
+    };
+    match store.store_encoded(events) {
+        Ok(report) => Written {
+            outcomes: (0..events.len())
+                .map(|k| Outcome::ack(events[k].event.event_id.clone()))
+                .collect(),
+            stored: (0..events.len()).collect(),
+            report,
+        },
+        Err(e) if e.is_transient() => Written {
+            outcomes: (0..events.len())
+                .map(|k| Outcome::retry(id(k), RETRY_DELAY, e.to_string()))
+                .collect(),
+            stored: Vec::new(),
+            report: crate::StoreReport::default(),
+        },
+        Err(e) => {
+            // Something in the batch is refused: store one by one to find it.
+            warn!(stage = STAGE, error = %e, size = events.len(), "batch refused, storing its events one by one");
+            let mut written = Written {
+                outcomes: Vec::with_capacity(events.len()),
+                stored: Vec::new(),
+                report: crate::StoreReport::default(),
+            };
+            for (k, event) in events.iter().enumerate() {
+                written
+                    .outcomes
+                    .push(match store.store_encoded(std::slice::from_ref(event)) {
+                        Ok(report) => {
+                            written.stored.push(k);
+                            written.report.stored += report.stored;
+                            written.report.duplicates += report.duplicates;
+                            Outcome::ack(event.event.event_id.clone())
+                        }
+                        Err(e) if e.is_transient() => {
+                            Outcome::retry(id(k), RETRY_DELAY, e.to_string())
+                        }
+                        Err(e) => Outcome::dead_letter(id(k), e.to_string()),
+                    });
+            }
+            written
+        }
+    }
+}
+
 impl Handler for StoreBatch {
-    async fn handle(&mut self, batch: &[Message]) -> Vec<Outcome> {
+    async fn start(&mut self, batch: &[Message]) -> Finish {
         let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
         // Each event is decoded once; its received bytes are what the store keeps.
         let mut indexes: Vec<usize> = Vec::with_capacity(batch.len());
@@ -170,101 +215,103 @@ impl Handler for StoreBatch {
                 Err(e) => outcomes[i] = Some(Outcome::dead_letter(None, e.to_string())),
             }
         }
-        let ids: Vec<String> = events.iter().map(|e| e.event.event_id.clone()).collect();
-        let (events, result) = match self.write(events).await {
-            Ok(written) => written,
-            Err(e) => (Vec::new(), Err(e)),
-        };
-        match result {
-            Ok(report) => {
-                self.record_stored(batch, &indexes, &events, &report);
-                for (&i, id) in indexes.iter().zip(ids) {
-                    outcomes[i] = Some(Outcome::ack(id));
+        // The trace context of each message, read only when a debug line or span needs it.
+        let parents: Vec<Option<trace::TraceParent>> =
+            if tracing::enabled!(tracing::Level::DEBUG) || trace::EXPORTS {
+                indexes
+                    .iter()
+                    .map(|&i| trace::from_headers(batch[i].headers.as_ref()))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+        // The write runs on the blocking pool (SQLite calls block) while the worker starts the
+        // next batch; batches take the store in turn.
+        let store = Arc::clone(&self.store);
+        let progress = Arc::clone(&self.progress);
+        let write = tokio::task::spawn_blocking(move || {
+            let written = write_events(&store, &events);
+            (events, written)
+        });
+        Box::pin(async move {
+            match write.await {
+                Ok((events, written)) => {
+                    record_stored(&events, &written, &parents, &progress);
+                    for (&i, outcome) in indexes.iter().zip(written.outcomes) {
+                        outcomes[i] = Some(outcome);
+                    }
+                }
+                Err(e) => {
+                    let reason = format!("store task failed: {e}");
+                    for &i in &indexes {
+                        outcomes[i] = Some(Outcome::retry(None, RETRY_DELAY, reason.clone()));
+                    }
                 }
             }
-            Err(e) if e.is_transient() => {
-                for (&i, id) in indexes.iter().zip(ids) {
-                    outcomes[i] = Some(Outcome::retry(Some(id), RETRY_DELAY, e.to_string()));
-                }
-            }
-            Err(e) => {
-                // Something in the batch is refused: store one by one to find it.
-                warn!(stage = STAGE, error = %e, size = events.len(), "batch refused, storing its events one by one");
-                for (i, event) in indexes.into_iter().zip(events) {
-                    let event_id = event.event.event_id.clone();
-                    outcomes[i] = Some(match self.write(vec![event]).await {
-                        Ok((written, Ok(report))) => {
-                            self.record_stored(batch, &[i], &written, &report);
-                            Outcome::ack(event_id)
-                        }
-                        Ok((_, Err(e))) | Err(e) if e.is_transient() => {
-                            Outcome::retry(Some(event_id), RETRY_DELAY, e.to_string())
-                        }
-                        Ok((_, Err(e))) | Err(e) => {
-                            Outcome::dead_letter(Some(event_id), e.to_string())
-                        }
-                    });
-                }
-            }
-        }
-        outcomes
-            .into_iter()
-            .map(|o| o.unwrap_or_else(|| Outcome::retry(None, RETRY_DELAY, "not processed")))
-            .collect()
+            outcomes
+                .into_iter()
+                .map(|o| o.unwrap_or_else(|| Outcome::retry(None, RETRY_DELAY, "not processed")))
+                .collect()
+        })
     }
 }
 
-impl StoreBatch {
-    /// Metrics and debug lines of a written batch: `events[k]` came from `batch[indexes[k]]`.
-    /// Counters by category are added once per category and batch, not once per event.
-    fn record_stored(
-        &mut self,
-        batch: &[Message],
-        indexes: &[usize],
-        events: &[Encoded],
-        report: &crate::StoreReport,
-    ) {
-        let now = time::OffsetDateTime::now_utc();
-        metrics::histogram!("newswire_store_batch_size").record(events.len() as f64);
-        let end_to_end = metrics::histogram!("newswire_end_to_end_seconds");
-        let debug = tracing::enabled!(tracing::Level::DEBUG) || trace::EXPORTS;
-        for (&i, Encoded { event, .. }) in indexes.iter().zip(events) {
-            let latency = (now - event.ingested_at).as_seconds_f64().max(0.0);
-            end_to_end.record(latency);
-            if !debug {
-                continue;
-            }
-            // The sink sends nothing onward: it needs a span only to export one.
-            let parent = trace::from_headers(batch[i].headers.as_ref());
-            let (span, context) = if trace::EXPORTS {
-                trace::event_span(STAGE, &event.article_id, &event.event_id, parent.as_ref())
-            } else {
-                (tracing::Span::none(), None)
-            };
-            let trace_id = context
-                .as_ref()
-                .or(parent.as_ref())
-                .map_or(event.article_id.as_str(), |t| t.trace_id.as_str());
-            let _entered = span.enter();
-            debug!(
-                stage = STAGE,
-                event_id = %event.event_id,
-                article_id = %event.article_id,
-                category = %event.category,
-                actors = %event.actors.iter().map(|a| a.code.as_str()).collect::<Vec<_>>().join(","),
-                latency_ms = (latency * 1000.0).round() as u64,
-                trace_id,
-                "event stored"
-            );
+/// Metrics and debug lines of a written batch; `parents[k]`, where present, is the trace
+/// context `events[k]` arrived with. Counters by category are added once per category and
+/// batch, not once per event.
+fn record_stored(
+    events: &[Encoded],
+    written: &Written,
+    parents: &[Option<trace::TraceParent>],
+    progress: &Mutex<Progress>,
+) {
+    let now = time::OffsetDateTime::now_utc();
+    metrics::histogram!("newswire_store_batch_size").record(written.stored.len() as f64);
+    let end_to_end = metrics::histogram!("newswire_end_to_end_seconds");
+    let debug = !parents.is_empty();
+    for &k in &written.stored {
+        let event = &events[k].event;
+        let latency = (now - event.ingested_at).as_seconds_f64().max(0.0);
+        end_to_end.record(latency);
+        if !debug {
+            continue;
         }
-        newswire_shared::ops::count_by(
-            "newswire_events_in_store_total",
-            &[],
-            "category",
-            events.iter().map(|e| e.event.category.as_str()),
+        // The sink sends nothing onward: it needs a span only to export one.
+        let parent = parents[k].as_ref();
+        let (span, context) = if trace::EXPORTS {
+            trace::event_span(STAGE, &event.article_id, &event.event_id, parent)
+        } else {
+            (tracing::Span::none(), None)
+        };
+        let trace_id = context
+            .as_ref()
+            .or(parent)
+            .map_or(event.article_id.as_str(), |t| t.trace_id.as_str());
+        let _entered = span.enter();
+        debug!(
+            stage = STAGE,
+            event_id = %event.event_id,
+            article_id = %event.article_id,
+            category = %event.category,
+            actors = %event.actors.iter().map(|a| a.code.as_str()).collect::<Vec<_>>().join(","),
+            latency_ms = (latency * 1000.0).round() as u64,
+            trace_id,
+            "event stored"
         );
-        metrics::counter!("newswire_events_stored_total").increment(report.stored as u64);
-        metrics::counter!("newswire_events_duplicate_total").increment(report.duplicates as u64);
-        self.progress.add(report.stored as u64);
+    }
+    newswire_shared::ops::count_by(
+        "newswire_events_in_store_total",
+        &[],
+        "category",
+        written
+            .stored
+            .iter()
+            .map(|&k| events[k].event.category.as_str()),
+    );
+    let report = &written.report;
+    metrics::counter!("newswire_events_stored_total").increment(report.stored as u64);
+    metrics::counter!("newswire_events_duplicate_total").increment(report.duplicates as u64);
+    if let Ok(mut progress) = progress.lock() {
+        progress.add(report.stored as u64);
     }
 }

@@ -16,7 +16,9 @@ use newswire_producer::{Article, Publisher, sentence_events};
 use newswire_shared::ArticleMeta;
 use newswire_shared::local_server::{NatsServerProcess, free_port};
 use newswire_shared::nats::{NatsArgs, StreamKind};
-use newswire_shared::worker::{ConsumeFrom, ConsumerOptions, Handler, Outcome, StageConnection};
+use newswire_shared::worker::{
+    ConsumeFrom, ConsumerOptions, Finish, Handler, Outcome, StageConnection,
+};
 use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::process::{Child, Command};
@@ -652,7 +654,8 @@ pub async fn stage(args: BenchStageArgs) -> Result<()> {
         ),
     };
     // The same consumer options as the real stages.
-    let options = ConsumerOptions::new(durable);
+    let mut options = ConsumerOptions::new(durable);
+    options.worker.in_flight = args.in_flight.max(1);
     let worker = options.worker;
     let connection = StageConnection::open(
         "bench",
@@ -697,7 +700,7 @@ struct Relay {
 }
 
 impl Handler for Relay {
-    async fn handle(&mut self, batch: &[Message]) -> Vec<Outcome> {
+    async fn start(&mut self, batch: &[Message]) -> Finish {
         let mut acks = Vec::with_capacity(batch.len());
         for m in batch {
             let mut publish = PublishMessage::build().payload(m.payload.clone());
@@ -706,19 +709,20 @@ impl Handler for Relay {
             }
             acks.push(self.js.send_publish(self.subject.clone(), publish).await);
         }
-        futures::future::join_all(acks.into_iter().map(|ack| async move {
-            match ack {
-                Ok(ack) => match ack.await {
-                    Ok(_) => Outcome {
-                        decision: newswire_shared::nats::Decision::Ack,
-                        event_id: None,
+        Box::pin(futures::future::join_all(acks.into_iter().map(
+            |ack| async move {
+                match ack {
+                    Ok(ack) => match ack.await {
+                        Ok(_) => Outcome {
+                            decision: newswire_shared::nats::Decision::Ack,
+                            event_id: None,
+                        },
+                        Err(e) => Outcome::retry(None, Duration::from_secs(1), e.to_string()),
                     },
                     Err(e) => Outcome::retry(None, Duration::from_secs(1), e.to_string()),
-                },
-                Err(e) => Outcome::retry(None, Duration::from_secs(1), e.to_string()),
-            }
-        }))
-        .await
+                }
+            },
+        )))
     }
 }
 
@@ -733,9 +737,9 @@ struct Ingested {
 }
 
 impl Handler for &mut Drain {
-    async fn handle(&mut self, batch: &[Message]) -> Vec<Outcome> {
+    async fn start(&mut self, batch: &[Message]) -> Finish {
         let now = OffsetDateTime::now_utc();
-        batch
+        let outcomes = batch
             .iter()
             .map(|m| {
                 if let Ok(i) = serde_json::from_slice::<Ingested>(&m.payload) {
@@ -747,7 +751,8 @@ impl Handler for &mut Drain {
                     event_id: None,
                 }
             })
-            .collect()
+            .collect();
+        Box::pin(std::future::ready(outcomes))
     }
 }
 

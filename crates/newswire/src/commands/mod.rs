@@ -189,11 +189,12 @@ fn apply_consumer(
 ) -> Result<()> {
     if args.max_deliver < 1
         || args.max_batch == 0
+        || args.in_flight == 0
         || args.ack_wait_secs == 0
         || args.max_ack_pending < 1
     {
         return Err(UsageError(
-            "--max-deliver, --max-batch, --ack-wait-secs and --max-ack-pending must be positive"
+            "--max-deliver, --max-batch, --in-flight, --ack-wait-secs and --max-ack-pending must be positive"
                 .into(),
         )
         .into());
@@ -213,6 +214,7 @@ fn apply_consumer(
     }
     options.worker.max_batch = args.max_batch;
     options.worker.pull_batch = args.max_batch.saturating_mul(2);
+    options.worker.in_flight = args.in_flight;
     options.max_deliver = args.max_deliver;
     options.ack_wait = std::time::Duration::from_secs(args.ack_wait_secs);
     options.max_ack_pending = args.max_ack_pending;

@@ -1,0 +1,248 @@
+//! The shared consume loop against a real nats-server: batches overlap up to the in-flight
+//! limit, and every message is settled by its own batch's outcome.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_nats::jetstream::Message;
+use newswire_shared::nats::StreamKind;
+use newswire_shared::shutdown;
+use newswire_shared::worker::{
+    ConsumeFrom, ConsumerOptions, Finish, Handler, Outcome, StageConnection,
+};
+use newswire_tests::{TestNats, consumer_info, wait_for};
+use tokio::sync::Notify;
+
+/// Acks every batch, but the first batch's acks wait until a second batch has been started:
+/// with room for two batches in flight that happens, with room for one it never does.
+struct FirstWaitsForSecond {
+    started: Arc<Mutex<Vec<usize>>>,
+    second_started: Arc<Notify>,
+    /// Batches started and not yet finished, and the most seen at once.
+    open: Arc<Mutex<(usize, usize)>>,
+}
+
+impl Handler for FirstWaitsForSecond {
+    async fn start(&mut self, batch: &[Message]) -> Finish {
+        let ordinal = {
+            let mut started = self.started.lock().unwrap();
+            started.push(batch.len());
+            started.len()
+        };
+        {
+            let mut open = self.open.lock().unwrap();
+            open.0 += 1;
+            open.1 = open.1.max(open.0);
+        }
+        if ordinal == 2 {
+            self.second_started.notify_one();
+        }
+        let outcomes: Vec<Outcome> = batch
+            .iter()
+            .map(|m| Outcome::ack(String::from_utf8_lossy(&m.payload).into_owned()))
+            .collect();
+        let second_started = Arc::clone(&self.second_started);
+        let open = Arc::clone(&self.open);
+        Box::pin(async move {
+            if ordinal == 1 {
+                second_started.notified().await;
+            }
+            open.lock().unwrap().0 -= 1;
+            outcomes
+        })
+    }
+}
+
+struct Run {
+    acked: u64,
+    batches: Vec<usize>,
+    most_open: usize,
+}
+
+/// Publishes `n` raw messages, serves them with `in_flight` batches of at most 10 in flight
+/// for up to `within`, and reports what the consumer acknowledged.
+async fn serve(in_flight: usize, n: usize, within: Duration) -> Run {
+    let nats = TestNats::start().await;
+    let args = nats.args();
+    let subjects = args.subjects().unwrap();
+    let mut options = ConsumerOptions::new("worker-test");
+    options.worker.max_batch = 10;
+    options.worker.pull_batch = 20;
+    options.worker.in_flight = in_flight;
+    let connection = StageConnection::open(
+        "worker-test",
+        &args,
+        &ConsumeFrom {
+            input: StreamKind::Raw,
+            streams: vec![StreamKind::Raw, StreamKind::DeadLetter],
+            options: options.clone(),
+        },
+    )
+    .await
+    .expect("consumer ready");
+    let js = nats.jetstream().await;
+    let mut acks = Vec::new();
+    for k in 0..n {
+        acks.push(
+            js.publish(subjects.raw(Some("a")), format!("m{k}").into())
+                .await
+                .unwrap(),
+        );
+    }
+    for ack in acks {
+        ack.await.unwrap();
+    }
+    let started = Arc::new(Mutex::new(Vec::new()));
+    let open = Arc::new(Mutex::new((0, 0)));
+    let handler = FirstWaitsForSecond {
+        started: Arc::clone(&started),
+        second_started: Arc::new(Notify::new()),
+        open: Arc::clone(&open),
+    };
+    let (trigger, stop) = shutdown::channel();
+    let task = tokio::spawn(connection.serve(handler, options.worker, stop.wait()));
+    let stream = subjects.raw_stream();
+    let deadline = tokio::time::Instant::now() + within;
+    let mut acked = 0;
+    while tokio::time::Instant::now() < deadline {
+        acked = consumer_info(&js, &stream, "worker-test")
+            .await
+            .map_or(0, |i| i.ack_floor.stream_sequence);
+        if acked >= n as u64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    trigger.trigger();
+    // A batch waiting forever (in_flight 1) is not finished by shutdown: stop the task.
+    if tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .is_err()
+    {
+        // The task was dropped with the timeout; nothing else to clean up.
+    }
+    let batches = started.lock().unwrap().clone();
+    let most_open = open.lock().unwrap().1;
+    Run {
+        acked,
+        batches,
+        most_open,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_batch_starts_while_the_previous_one_waits() {
+    let run = serve(2, 50, Duration::from_secs(20)).await;
+    assert_eq!(
+        run.acked, 50,
+        "every message acked, in batches {:?}",
+        run.batches
+    );
+    assert_eq!(run.most_open, 2, "two batches in flight at once");
+    assert!(run.batches.iter().all(|&b| b <= 10), "{:?}", run.batches);
+    assert_eq!(run.batches.iter().sum::<usize>(), 50, "{:?}", run.batches);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_batch_in_flight_waits_for_it_before_starting_the_next() {
+    let run = serve(1, 30, Duration::from_secs(3)).await;
+    assert_eq!(
+        run.batches.len(),
+        1,
+        "no second batch while the first is open"
+    );
+    assert_eq!(run.most_open, 1);
+    assert_eq!(
+        run.acked, 0,
+        "the first batch never finished, nothing acked"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_settles_the_batches_in_flight() {
+    // Shutdown while a batch is started but not finished: it is finished and acked before
+    // the loop returns, and what was pulled but not started is left for redelivery.
+    let nats = TestNats::start().await;
+    let args = nats.args();
+    let subjects = args.subjects().unwrap();
+    let mut options = ConsumerOptions::new("worker-test");
+    options.worker.max_batch = 5;
+    options.worker.pull_batch = 10;
+    let connection = StageConnection::open(
+        "worker-test",
+        &args,
+        &ConsumeFrom {
+            input: StreamKind::Raw,
+            streams: vec![StreamKind::Raw, StreamKind::DeadLetter],
+            options: options.clone(),
+        },
+    )
+    .await
+    .expect("consumer ready");
+    let js = nats.jetstream().await;
+    for k in 0..5 {
+        js.publish(subjects.raw(Some("a")), format!("m{k}").into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    // Every started batch waits for the release; `started` counts their messages.
+    let (release, released) = tokio::sync::watch::channel(false);
+    let started = Arc::new(Mutex::new(0usize));
+    let first_started = Arc::new(Notify::new());
+    struct Slow {
+        released: tokio::sync::watch::Receiver<bool>,
+        started: Arc<Mutex<usize>>,
+        first_started: Arc<Notify>,
+    }
+    impl Handler for Slow {
+        async fn start(&mut self, batch: &[Message]) -> Finish {
+            let outcomes: Vec<Outcome> = batch.iter().map(|_| Outcome::ack("x")).collect();
+            *self.started.lock().unwrap() += batch.len();
+            self.first_started.notify_one();
+            let mut released = self.released.clone();
+            Box::pin(async move {
+                let _ = released.wait_for(|r| *r).await;
+                outcomes
+            })
+        }
+    }
+    let (trigger, stop) = shutdown::channel();
+    let task = tokio::spawn(connection.serve(
+        Slow {
+            released,
+            started: Arc::clone(&started),
+            first_started: Arc::clone(&first_started),
+        },
+        options.worker,
+        stop.wait(),
+    ));
+    tokio::time::timeout(Duration::from_secs(10), first_started.notified())
+        .await
+        .expect("a batch started");
+    trigger.trigger();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !task.is_finished(),
+        "the loop waits for the batches in flight"
+    );
+    let started = *started.lock().unwrap();
+    assert!((1..=5).contains(&started), "{started} messages started");
+    release.send_replace(true);
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the loop returns once its batches are settled")
+        .unwrap();
+    // The started messages (the stream's first ones) are acked; the rest wait for redelivery.
+    let stream = subjects.raw_stream();
+    let info = wait_for("the batches' acks", Duration::from_secs(10), || async {
+        let info = consumer_info(&js, &stream, "worker-test").await?;
+        (info.ack_floor.stream_sequence == started as u64).then_some(info)
+    })
+    .await;
+    assert_eq!(
+        info.num_ack_pending as usize,
+        info.delivered.stream_sequence as usize - started
+    );
+}
