@@ -376,20 +376,24 @@ impl Classifier {
             if !on_word_boundaries(text, span) {
                 continue;
             }
-            for &cue in &self.dict.cue_patterns[m.pattern().as_usize()].uses {
-                match &self.dict.cues[cue].second {
-                    None => candidates.push((cue, span)),
-                    Some(second) => {
-                        if let Some(end) = find_second_part(text, span.end, second) {
-                            candidates.push((cue, Span::new(span.start, end)));
-                        }
-                    }
+            let pattern = &self.dict.cue_patterns[m.pattern().as_usize()];
+            candidates.extend(pattern.whole.iter().map(|&cue| (cue, span)));
+            if pattern.gapped.is_empty() {
+                continue;
+            }
+            // The words a second part may start at, read once for all the cues of this match.
+            let window = SecondPartWindow::new(text, span.end);
+            for (second, cues) in &pattern.gapped {
+                if let Some(end) = window.find(second) {
+                    let span = Span::new(span.start, end);
+                    candidates.extend(cues.iter().map(|&cue| (cue, span)));
                 }
             }
         }
         // Of cues covering the same words, the one with more literal words is the more
-        // specific ("held joint ... drills" over "held ... drills"); the sort is stable.
-        candidates.sort_by_key(|&(cue, _)| std::cmp::Reverse(self.dict.cues[cue].literal_len));
+        // specific ("held joint ... drills" over "held ... drills"), then the one listed first.
+        candidates
+            .sort_by_key(|&(cue, _)| (std::cmp::Reverse(self.dict.cues[cue].literal_len), cue));
         longest_non_overlapping(&mut candidates, |c| c.1);
         candidates.retain(|&(cue, span)| match self.dict.cues[cue].kind {
             CueKind::Ignore => false,
@@ -811,27 +815,98 @@ fn is_reference(text: &str, cue: Span) -> bool {
     referring
 }
 
+/// The places after a cue's first part where its second part may begin: the starts of words
+/// with at most five words before them, in the same clause. A cue's first part often stands
+/// for many gapped cues ("agree ... ties", "agree ... cooperation"), so the window is read
+/// once per match and each second part compared at a few word starts only.
+struct SecondPartWindow<'t> {
+    text: &'t str,
+    from: usize,
+    /// Byte offsets (in `text`) of word starts: a word character after a non-word one.
+    starts: Vec<usize>,
+}
+
+impl<'t> SecondPartWindow<'t> {
+    fn new(text: &'t str, from: usize) -> Self {
+        let rest = &text[from..];
+        let mut starts = Vec::new();
+        let mut words = 0;
+        let mut in_word = false;
+        let mut after_word = text[..from].chars().next_back().is_some_and(is_word_char);
+        for (i, c) in rest.char_indices() {
+            if words > 5 || matches!(c, '.' | ';' | ':' | '!' | '?') {
+                break;
+            }
+            let word_char = is_word_char(c);
+            if word_char && !after_word {
+                starts.push(from + i);
+            }
+            if c.is_whitespace() {
+                in_word = false;
+            } else if !in_word {
+                in_word = true;
+                words += 1;
+            }
+            after_word = word_char;
+        }
+        Self { text, from, starts }
+    }
+
+    /// Where `second` ends, as [`find_second_part`] finds it.
+    fn find(&self, second: &str) -> Option<usize> {
+        if !second.chars().next().is_some_and(is_word_char) {
+            return find_second_part(self.text, self.from, second);
+        }
+        let needle = second.as_bytes();
+        self.starts.iter().find_map(|&at| {
+            let end = at + needle.len();
+            let matches = self
+                .text
+                .as_bytes()
+                .get(at..end)
+                .is_some_and(|b| b.eq_ignore_ascii_case(needle))
+                && self.text.is_char_boundary(end)
+                && on_word_boundaries(self.text, Span::new(at, end));
+            matches.then_some(end)
+        })
+    }
+}
+
 /// Where the second part of a gapped cue ends: its first whole-word occurrence after `from`,
 /// if at most five words and no clause-ending punctuation stand between.
 fn find_second_part(text: &str, from: usize, second: &str) -> Option<usize> {
     let rest = &text[from..];
     let needle = second.as_bytes();
+    let first = *needle.first()?;
     let bytes = rest.as_bytes();
+    // Words (whitespace-separated, as the window counts them) begun before `at`.
+    let mut words = 0;
+    let mut in_word = false;
     let mut at = 0;
     while at + needle.len() <= bytes.len() {
-        if bytes[at..at + needle.len()].eq_ignore_ascii_case(needle)
+        // Past the window: a match from here on would have six words or more before it.
+        if words > 5 {
+            return None;
+        }
+        if bytes[at].eq_ignore_ascii_case(&first)
+            && bytes[at..at + needle.len()].eq_ignore_ascii_case(needle)
             && rest.is_char_boundary(at)
             && rest.is_char_boundary(at + needle.len())
             && on_word_boundaries(text, Span::new(from + at, from + at + needle.len()))
         {
-            let gap = &rest[..at];
-            let near =
-                gap.split_whitespace().count() <= 5 && !gap.contains(['.', ';', ':', '!', '?']);
-            return near.then_some(from + at + needle.len());
+            return Some(from + at + needle.len());
         }
-        // Past the window: six words or a clause end without a match.
+        // A clause end before a match: not in the same clause.
         if matches!(bytes[at], b'.' | b';' | b':' | b'!' | b'?') {
             return None;
+        }
+        if let Some(c) = rest.get(at..).and_then(|r| r.chars().next()) {
+            if c.is_whitespace() {
+                in_word = false;
+            } else if !in_word {
+                in_word = true;
+                words += 1;
+            }
         }
         at += 1;
     }
@@ -1635,6 +1710,63 @@ mod tests {
 
     fn roots(c: &Coding) -> Vec<&str> {
         c.events.iter().map(|e| e.root.as_str()).collect()
+    }
+
+    /// The window rule of gapped cues written out plainly: the first whole-word occurrence
+    /// anywhere in the clause, kept if at most five words stand before it.
+    fn second_part_by_definition(text: &str, from: usize, second: &str) -> Option<usize> {
+        let rest = &text[from..];
+        let clause = rest
+            .find(['.', ';', ':', '!', '?'])
+            .map_or(rest.len(), |i| i);
+        (0..=clause)
+            .filter(|&at| at + second.len() <= rest.len())
+            .find(|&at| {
+                rest.is_char_boundary(at)
+                    && rest.is_char_boundary(at + second.len())
+                    && rest[at..at + second.len()].eq_ignore_ascii_case(second)
+                    && on_word_boundaries(text, Span::new(from + at, from + at + second.len()))
+            })
+            .filter(|&at| rest[..at].split_whitespace().count() <= 5)
+            .map(|at| from + at + second.len())
+    }
+
+    #[test]
+    fn second_parts_are_found_within_five_words_of_the_same_clause() {
+        let gold = include_str!("../../../tests/gold/events.jsonl");
+        let seconds = [
+            "to",
+            "for",
+            "sanctions",
+            "talks",
+            "a",
+            "on",
+            "agreement",
+            "the",
+            "-led",
+        ];
+        let mut found = 0;
+        for line in gold.lines() {
+            let text: String = serde_json::from_str::<serde_json::Value>(line).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let text = format!("{text} \u{a0}to\u{2003}for  ¿sanctions? «talks»");
+            for from in (0..text.len()).filter(|&i| text.is_char_boundary(i)) {
+                for second in seconds {
+                    let fast = find_second_part(&text, from, second);
+                    let expected = second_part_by_definition(&text, from, second);
+                    assert_eq!(fast, expected, "{second:?} after {from} in {text:?}");
+                    assert_eq!(
+                        SecondPartWindow::new(&text, from).find(second),
+                        expected,
+                        "window: {second:?} after {from} in {text:?}"
+                    );
+                    found += usize::from(fast.is_some());
+                }
+            }
+        }
+        assert!(found > 1000, "{found}");
     }
 
     #[test]

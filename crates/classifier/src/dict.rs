@@ -366,7 +366,8 @@ pub(crate) enum CueKind {
 struct PatternTable {
     index: HashMap<String, usize>,
     texts: Vec<String>,
-    patterns: Vec<CuePattern>,
+    /// The cues each pattern opens, by pattern.
+    uses: Vec<Vec<usize>>,
 }
 
 impl PatternTable {
@@ -377,19 +378,44 @@ impl PatternTable {
             None => {
                 self.index.insert(text.clone(), self.texts.len());
                 self.texts.push(text);
-                self.patterns.push(CuePattern::default());
+                self.uses.push(Vec::new());
                 self.texts.len() - 1
             }
         };
-        self.patterns[at].uses.push(cue);
+        self.uses[at].push(cue);
+    }
+
+    /// Each pattern's cues, those with a second part grouped by it.
+    fn cue_patterns(&self, cues: &[Cue]) -> Vec<CuePattern> {
+        self.uses
+            .iter()
+            .map(|uses| {
+                let mut pattern = CuePattern::default();
+                for &cue in uses {
+                    match &cues[cue].second {
+                        None => pattern.whole.push(cue),
+                        Some(second) => {
+                            match pattern.gapped.iter_mut().find(|(s, _)| s == second) {
+                                Some((_, group)) => group.push(cue),
+                                None => pattern.gapped.push((second.clone(), vec![cue])),
+                            }
+                        }
+                    }
+                }
+                pattern
+            })
+            .collect()
     }
 }
 
 /// One pattern of the cue automaton: the first part of the cues it stands for.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CuePattern {
-    /// Indexes into the cues.
-    pub uses: Vec<usize>,
+    /// Cues that are this pattern alone, as indexes into the cues.
+    pub whole: Vec<usize>,
+    /// Cues "a ... b" opening with this pattern, by their second part `b`: a first part often
+    /// opens many cues, which share far fewer second parts.
+    pub gapped: Vec<(String, Vec<usize>)>,
 }
 
 /// A compiled dictionary set.
@@ -959,7 +985,7 @@ impl Dictionary {
             actor_matcher,
             actor_terms,
             cue_matcher,
-            cue_patterns: patterns.patterns,
+            cue_patterns: patterns.cue_patterns(&cues),
             cues,
             digest: format!("{digest:016x}"),
         })

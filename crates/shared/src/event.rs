@@ -152,7 +152,10 @@ impl RawEvent {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        encode(self)
+        encode(
+            self,
+            512 + self.text.len() + self.article.title.as_ref().map_or(0, String::len),
+        )
     }
 }
 
@@ -333,7 +336,10 @@ impl TaggedEvent {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        encode(self)
+        encode(
+            self,
+            768 + self.text.len() + 256 * self.actors.len() + 512 * self.events.len(),
+        )
     }
 
     /// The time the event is filed under: the article's publication time, else its ingest time.
@@ -349,9 +355,14 @@ fn check_schema(found: u32) -> Result<(), DecodeError> {
     Ok(())
 }
 
-fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+/// Serialises into a buffer of `size_hint` bytes, so that a typical event is written without
+/// growing it.
+fn encode<T: Serialize>(value: &T, size_hint: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(size_hint);
     // Serialising these plain structs cannot fail: no maps with non-string keys, no custom errors.
-    serde_json::to_vec(value).unwrap_or_else(|e| unreachable!("event serialisation failed: {e}"))
+    serde_json::to_writer(&mut out, value)
+        .unwrap_or_else(|e| unreachable!("event serialisation failed: {e}"));
+    out
 }
 
 /// JSON Schemas of the two event types, as checked in under `docs/schema/`.
