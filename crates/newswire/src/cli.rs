@@ -128,7 +128,14 @@ pub struct EvalArgs {
     /// Gold sets: JSON lines {"id", "text", "date", "actors", "events"}; repeat the flag for
     /// several, each scored on its own. By default the development set the dictionaries are
     /// tuned on and the held-out set they never are.
-    #[arg(long, default_values = ["tests/gold/events.jsonl", "tests/gold/heldout.jsonl"])]
+    #[arg(
+        long,
+        default_values = [
+            "tests/gold/events.jsonl",
+            "tests/gold/heldout.jsonl",
+            "tests/gold/heldout2.jsonl"
+        ]
+    )]
     pub gold: Vec<PathBuf>,
     /// Also write the scores as markdown to this file.
     #[arg(long)]

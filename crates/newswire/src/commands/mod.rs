@@ -70,10 +70,11 @@ pub async fn run(command: Command, setup: &Setup) -> Result<()> {
             let mut markdown = format!(
                 "# Classifier quality\n\nScores of `{}`, written by `just eval`. \
                  `tests/gold/events.jsonl` is the development set: the dictionaries and rules \
-                 are tuned on its misses. `tests/gold/heldout.jsonl` is held out: written by a \
-                 helper who saw neither the cue dictionary nor the classifier's output, and never \
-                 used for tuning (its misses are not to be read), so it measures how the coder \
-                 does on sentences it was not fitted to.\n",
+                 are tuned on its misses. `tests/gold/heldout.jsonl` and \
+                 `tests/gold/heldout2.jsonl` are held out: each written by a helper who saw \
+                 neither the cue dictionary nor the classifier's output, and never used for \
+                 tuning (their misses are not to be read), so they measure how the coder does on \
+                 sentences it was not fitted to.\n",
                 classifier.version(),
             );
             for path in &args.gold {
