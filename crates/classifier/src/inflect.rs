@@ -13,13 +13,16 @@ const IRREGULAR: &[[&str; 5]] = &[
     ["beat", "beats", "beat", "beaten", "beating"],
     ["become", "becomes", "became", "become", "becoming"],
     ["begin", "begins", "began", "begun", "beginning"],
+    ["bid", "bids", "bid", "bid", "bidding"],
     ["bind", "binds", "bound", "bound", "binding"],
+    ["blow", "blows", "blew", "blown", "blowing"],
     ["break", "breaks", "broke", "broken", "breaking"],
     ["bring", "brings", "brought", "brought", "bringing"],
     ["build", "builds", "built", "built", "building"],
     ["buy", "buys", "bought", "bought", "buying"],
     ["catch", "catches", "caught", "caught", "catching"],
     ["choose", "chooses", "chose", "chosen", "choosing"],
+    ["cling", "clings", "clung", "clung", "clinging"],
     ["come", "comes", "came", "come", "coming"],
     ["commit", "commits", "committed", "committed", "committing"],
     [
@@ -31,12 +34,15 @@ const IRREGULAR: &[[&str; 5]] = &[
     ],
     ["cut", "cuts", "cut", "cut", "cutting"],
     ["deal", "deals", "dealt", "dealt", "dealing"],
+    ["dig", "digs", "dug", "dug", "digging"],
     ["do", "does", "did", "done", "doing"],
     ["draw", "draws", "drew", "drawn", "drawing"],
     ["drive", "drives", "drove", "driven", "driving"],
     ["fall", "falls", "fell", "fallen", "falling"],
+    ["feed", "feeds", "fed", "fed", "feeding"],
     ["feel", "feels", "felt", "felt", "feeling"],
     ["fight", "fights", "fought", "fought", "fighting"],
+    ["find", "finds", "found", "found", "finding"],
     ["flee", "flees", "fled", "fled", "fleeing"],
     ["fly", "flies", "flew", "flown", "flying"],
     ["forbid", "forbids", "forbade", "forbidden", "forbidding"],
@@ -45,6 +51,7 @@ const IRREGULAR: &[[&str; 5]] = &[
     ["give", "gives", "gave", "given", "giving"],
     ["go", "goes", "went", "gone", "going"],
     ["have", "has", "had", "had", "having"],
+    ["hide", "hides", "hid", "hidden", "hiding"],
     ["hit", "hits", "hit", "hit", "hitting"],
     ["hold", "holds", "held", "held", "holding"],
     ["keep", "keeps", "kept", "kept", "keeping"],
@@ -56,7 +63,16 @@ const IRREGULAR: &[[&str; 5]] = &[
     ["lose", "loses", "lost", "lost", "losing"],
     ["make", "makes", "made", "made", "making"],
     ["meet", "meets", "met", "met", "meeting"],
+    ["mislead", "misleads", "misled", "misled", "misleading"],
     ["overrun", "overruns", "overran", "overrun", "overrunning"],
+    ["oversee", "oversees", "oversaw", "overseen", "overseeing"],
+    [
+        "overthrow",
+        "overthrows",
+        "overthrew",
+        "overthrown",
+        "overthrowing",
+    ],
     ["patrol", "patrols", "patrolled", "patrolled", "patrolling"],
     ["pay", "pays", "paid", "paid", "paying"],
     ["put", "puts", "put", "put", "putting"],
@@ -71,17 +87,23 @@ const IRREGULAR: &[[&str; 5]] = &[
     ["send", "sends", "sent", "sent", "sending"],
     ["set", "sets", "set", "set", "setting"],
     ["shake", "shakes", "shook", "shaken", "shaking"],
+    ["shed", "sheds", "shed", "shed", "shedding"],
     ["shoot", "shoots", "shot", "shot", "shooting"],
     ["shut", "shuts", "shut", "shut", "shutting"],
     ["sink", "sinks", "sank", "sunk", "sinking"],
+    ["sit", "sits", "sat", "sat", "sitting"],
+    ["slay", "slays", "slew", "slain", "slaying"],
     ["speak", "speaks", "spoke", "spoken", "speaking"],
     ["spend", "spends", "spent", "spent", "spending"],
     ["split", "splits", "split", "split", "splitting"],
     ["spread", "spreads", "spread", "spread", "spreading"],
     ["stand", "stands", "stood", "stood", "standing"],
     ["steal", "steals", "stole", "stolen", "stealing"],
+    ["stick", "sticks", "stuck", "stuck", "sticking"],
     ["strike", "strikes", "struck", "struck", "striking"],
     ["swear", "swears", "swore", "sworn", "swearing"],
+    ["sweep", "sweeps", "swept", "swept", "sweeping"],
+    ["swing", "swings", "swung", "swung", "swinging"],
     ["take", "takes", "took", "taken", "taking"],
     ["teach", "teaches", "taught", "taught", "teaching"],
     ["tear", "tears", "tore", "torn", "tearing"],
@@ -95,6 +117,14 @@ const IRREGULAR: &[[&str; 5]] = &[
         "undertaken",
         "undertaking",
     ],
+    [
+        "undergo",
+        "undergoes",
+        "underwent",
+        "undergone",
+        "undergoing",
+    ],
+    ["unfreeze", "unfreezes", "unfroze", "unfrozen", "unfreezing"],
     ["uphold", "upholds", "upheld", "upheld", "upholding"],
     ["wage", "wages", "waged", "waged", "waging"],
     ["win", "wins", "won", "won", "winning"],
@@ -148,6 +178,13 @@ const IRREGULAR: &[[&str; 5]] = &[
         "withheld",
         "withheld",
         "withholding",
+    ],
+    [
+        "withstand",
+        "withstands",
+        "withstood",
+        "withstood",
+        "withstanding",
     ],
     ["write", "writes", "wrote", "written", "writing"],
 ];
@@ -390,6 +427,16 @@ mod tests {
         );
         assert_eq!(forms("withdraw")[2], "withdrew");
         assert_eq!(forms("commit")[4], "committing");
+        assert_eq!(
+            verb_phrase_forms("find ... guilty"),
+            [
+                "find ... guilty",
+                "finds ... guilty",
+                "found ... guilty",
+                "finding ... guilty"
+            ]
+        );
+        assert_eq!(forms("unfreeze")[3], "unfrozen");
     }
 
     #[test]
