@@ -4,11 +4,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_nats::jetstream::Context;
 use async_nats::jetstream::Message;
+use newswire_shared::Subjects;
 use newswire_shared::nats::StreamKind;
 use newswire_shared::shutdown;
 use newswire_shared::worker::{
-    ConsumeFrom, ConsumerOptions, Finish, Handler, Outcome, StageConnection,
+    ConsumeFrom, ConsumerOptions, Finish, Handler, Outcome, StageConnection, WorkerSettings,
 };
 use newswire_tests::{TestNats, consumer_info, wait_for};
 use tokio::sync::Notify;
@@ -59,15 +61,19 @@ struct Run {
     most_open: usize,
 }
 
-/// Publishes `n` raw messages, serves them with `in_flight` batches of at most 10 in flight
-/// for up to `within`, and reports what the consumer acknowledged.
-async fn serve(in_flight: usize, n: usize, within: Duration) -> Run {
+/// A stage connection to a fresh server whose raw stream holds `n` messages, consumed in
+/// batches of at most `max_batch` with `in_flight` batches at once.
+async fn stage_with_messages(
+    n: usize,
+    max_batch: usize,
+    in_flight: usize,
+) -> (TestNats, StageConnection, WorkerSettings, Subjects, Context) {
     let nats = TestNats::start().await;
     let args = nats.args();
     let subjects = args.subjects().unwrap();
     let mut options = ConsumerOptions::new("worker-test");
-    options.worker.max_batch = 10;
-    options.worker.pull_batch = 20;
+    options.worker.max_batch = max_batch;
+    options.worker.pull_batch = 2 * max_batch;
     options.worker.in_flight = in_flight;
     let connection = StageConnection::open(
         "worker-test",
@@ -92,6 +98,13 @@ async fn serve(in_flight: usize, n: usize, within: Duration) -> Run {
     for ack in acks {
         ack.await.unwrap();
     }
+    (nats, connection, options.worker, subjects, js)
+}
+
+/// Publishes `n` raw messages, serves them with `in_flight` batches of at most 10 in flight
+/// for up to `within`, and reports what the consumer acknowledged.
+async fn serve(in_flight: usize, n: usize, within: Duration) -> Run {
+    let (_nats, connection, worker, subjects, js) = stage_with_messages(n, 10, in_flight).await;
     let started = Arc::new(Mutex::new(Vec::new()));
     let open = Arc::new(Mutex::new((0, 0)));
     let handler = FirstWaitsForSecond {
@@ -100,7 +113,7 @@ async fn serve(in_flight: usize, n: usize, within: Duration) -> Run {
         open: Arc::clone(&open),
     };
     let (trigger, stop) = shutdown::channel();
-    let task = tokio::spawn(connection.serve(handler, options.worker, stop.wait()));
+    let task = tokio::spawn(connection.serve(handler, worker, stop.wait()));
     let stream = subjects.raw_stream();
     let deadline = tokio::time::Instant::now() + within;
     let mut acked = 0;
@@ -162,31 +175,7 @@ async fn one_batch_in_flight_waits_for_it_before_starting_the_next() {
 async fn shutdown_settles_the_batches_in_flight() {
     // Shutdown while a batch is started but not finished: it is finished and acked before
     // the loop returns, and what was pulled but not started is left for redelivery.
-    let nats = TestNats::start().await;
-    let args = nats.args();
-    let subjects = args.subjects().unwrap();
-    let mut options = ConsumerOptions::new("worker-test");
-    options.worker.max_batch = 5;
-    options.worker.pull_batch = 10;
-    let connection = StageConnection::open(
-        "worker-test",
-        &args,
-        &ConsumeFrom {
-            input: StreamKind::Raw,
-            streams: vec![StreamKind::Raw, StreamKind::DeadLetter],
-            options: options.clone(),
-        },
-    )
-    .await
-    .expect("consumer ready");
-    let js = nats.jetstream().await;
-    for k in 0..5 {
-        js.publish(subjects.raw(Some("a")), format!("m{k}").into())
-            .await
-            .unwrap()
-            .await
-            .unwrap();
-    }
+    let (_nats, connection, worker, subjects, js) = stage_with_messages(5, 5, 2).await;
     // Every started batch waits for the release; `started` counts their messages.
     let (release, released) = tokio::sync::watch::channel(false);
     let started = Arc::new(Mutex::new(0usize));
@@ -215,7 +204,7 @@ async fn shutdown_settles_the_batches_in_flight() {
             started: Arc::clone(&started),
             first_started: Arc::clone(&first_started),
         },
-        options.worker,
+        worker,
         stop.wait(),
     ));
     tokio::time::timeout(Duration::from_secs(10), first_started.notified())
