@@ -412,7 +412,7 @@ impl Classifier {
                 let cue = &self.dict.cues[cue_index];
                 let mut info = &self.dict.codes[cue.code];
                 let modality = modality(text, span);
-                let passive = is_passive(text, span);
+                let passive = is_passive(text, span, cue.kind);
                 let (source, target) =
                     source_and_target(text, span, &info.code, actors, attribution, passive);
                 // CAMEO keeps conventional force (19, fight) apart from assault (18): an
@@ -1466,13 +1466,14 @@ const BE: &[&str] = &["was", "were", "is", "are", "been", "being", "be"];
 
 /// Whether the cue is a passive verb: "by" right after it, or a past participle after a form
 /// of "be" (an adverb may stand between: "was formally criticised"; the cue may hold the "be"
-/// itself: "were blocked"). "was willing to host" is not one.
-fn is_passive(text: &str, cue: Span) -> bool {
-    if starts_with_ignore_case(text[cue.end..].trim_start(), "by ") {
-        return true;
-    }
+/// itself: "were blocked"). "was willing to host" is not one. "by" names the agent after a
+/// noun ("an attack by") or a participle ("a plan rejected by"), but not after a verb's object:
+/// in "rejected a demand by Kyiv" Kyiv made the demand.
+fn is_passive(text: &str, cue: Span, kind: CueKind) -> bool {
     let is_be = |w: &str| BE.iter().any(|b| w.eq_ignore_ascii_case(b));
-    let mut cue_words = text[cue.start..cue.end].split_whitespace();
+    let participle = |w: &str| crate::inflect::is_past_participle(&w.to_lowercase());
+    let cue_text = &text[cue.start..cue.end];
+    let mut cue_words = cue_text.split_whitespace();
     let Some(mut first) = cue_words.next() else {
         return false;
     };
@@ -1481,7 +1482,28 @@ fn is_passive(text: &str, cue: Span) -> bool {
         be_inside = true;
         first = cue_words.next().unwrap_or("");
     }
-    if !crate::inflect::is_past_participle(&first.to_lowercase()) {
+    let mut before = text[..cue.start]
+        .rsplit(|c: char| !(c.is_alphanumeric() || c == '-'))
+        .filter(|w| !w.is_empty());
+    let be_before = match (before.next(), before.next()) {
+        (Some(w), _) if is_be(w) => true,
+        (Some(adverb), Some(w)) => adverb.ends_with("ly") && is_be(w),
+        _ => false,
+    };
+    let by_names_agent = match kind {
+        CueKind::Verb => {
+            cue_text
+                .split_whitespace()
+                .next_back()
+                .is_some_and(participle)
+                || (participle(first) && (be_inside || be_before))
+        }
+        CueKind::Noun | CueKind::Phrase | CueKind::Ignore => true,
+    };
+    if by_names_agent && starts_with_ignore_case(text[cue.end..].trim_start(), "by ") {
+        return true;
+    }
+    if !participle(first) {
         return false;
     }
     // "was prepared to lend", "were forced to": an adjective before an infinitive.
@@ -1492,17 +1514,7 @@ fn is_passive(text: &str, cue: Span) -> bool {
     {
         return false;
     }
-    if be_inside {
-        return true;
-    }
-    let mut words = text[..cue.start]
-        .rsplit(|c: char| !(c.is_alphanumeric() || c == '-'))
-        .filter(|w| !w.is_empty());
-    match (words.next(), words.next()) {
-        (Some(w), _) if is_be(w) => true,
-        (Some(adverb), Some(w)) => adverb.ends_with("ly") && is_be(w),
-        _ => false,
-    }
+    be_inside || be_before
 }
 
 /// Codes whose two parties act alike ("Biden and Xi held talks", "talks between A and B"):
@@ -1980,6 +1992,11 @@ mod tests {
                 "Belarus's election was criticised by observers from the OSCE."
             )),
             ["111 IGOOSCE>BLR asserted"]
+        );
+        // "by" after a verb's object names who made the object, not the agent.
+        assert_eq!(
+            events(&code("Russia rejected a demand by Ukraine for talks.")),
+            ["125 RUS>UKR asserted"]
         );
         // "was prepared to lend" is not a passive.
         let c = code("The World Bank said it was prepared to lend Sri Lanka $700 million.");
