@@ -113,7 +113,7 @@ async fn serve(in_flight: usize, n: usize, within: Duration) -> Run {
         open: Arc::clone(&open),
     };
     let (trigger, stop) = shutdown::channel();
-    let task = tokio::spawn(connection.serve(handler, worker, stop.wait()));
+    let mut task = tokio::spawn(connection.serve(handler, worker, stop.wait()));
     let stream = subjects.raw_stream();
     let deadline = tokio::time::Instant::now() + within;
     let mut acked = 0;
@@ -128,11 +128,11 @@ async fn serve(in_flight: usize, n: usize, within: Duration) -> Run {
     }
     trigger.trigger();
     // A batch waiting forever (in_flight 1) is not finished by shutdown: stop the task.
-    if tokio::time::timeout(Duration::from_secs(5), task)
+    if tokio::time::timeout(Duration::from_secs(5), &mut task)
         .await
         .is_err()
     {
-        // The task was dropped with the timeout; nothing else to clean up.
+        task.abort();
     }
     let batches = started.lock().unwrap().clone();
     let most_open = open.lock().unwrap().1;
@@ -174,8 +174,9 @@ async fn one_batch_in_flight_waits_for_it_before_starting_the_next() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_settles_the_batches_in_flight() {
     // Shutdown while a batch is started but not finished: it is finished and acked before
-    // the loop returns, and what was pulled but not started is left for redelivery.
-    let (_nats, connection, worker, subjects, js) = stage_with_messages(5, 5, 2).await;
+    // the loop returns, and what was pulled but not started is left for redelivery. Batches
+    // of two, one at a time, four pulled ahead: some are always left.
+    let (_nats, connection, worker, subjects, js) = stage_with_messages(10, 2, 1).await;
     // Every started batch waits for the release; `started` counts their messages.
     let (release, released) = tokio::sync::watch::channel(false);
     let started = Arc::new(Mutex::new(0usize));
@@ -217,7 +218,7 @@ async fn shutdown_settles_the_batches_in_flight() {
         "the loop waits for the batches in flight"
     );
     let started = *started.lock().unwrap();
-    assert!((1..=5).contains(&started), "{started} messages started");
+    assert!((1..=2).contains(&started), "{started} messages started");
     release.send_replace(true);
     tokio::time::timeout(Duration::from_secs(10), task)
         .await
@@ -230,8 +231,70 @@ async fn shutdown_settles_the_batches_in_flight() {
         (info.ack_floor.stream_sequence == started as u64).then_some(info)
     })
     .await;
+    let pulled = info.delivered.stream_sequence as usize;
+    assert!(pulled > started, "{pulled} pulled, {started} started");
+    assert_eq!(info.num_ack_pending as usize, pulled - started);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_are_settled_in_the_order_they_started() {
+    // The second batch finishes while the first still waits: its acks wait too.
+    let (_nats, connection, worker, subjects, js) = stage_with_messages(20, 5, 2).await;
+    struct FirstHeld {
+        batches: usize,
+        released: tokio::sync::watch::Receiver<bool>,
+        second_finished: Arc<Notify>,
+    }
+    impl Handler for FirstHeld {
+        async fn start(&mut self, batch: &[Message]) -> Finish {
+            self.batches += 1;
+            let outcomes: Vec<Outcome> = batch.iter().map(|_| Outcome::ack("x")).collect();
+            let mut released = self.released.clone();
+            let second_finished = Arc::clone(&self.second_finished);
+            let ordinal = self.batches;
+            Box::pin(async move {
+                match ordinal {
+                    1 => {
+                        let _ = released.wait_for(|r| *r).await;
+                    }
+                    2 => second_finished.notify_one(),
+                    _ => {}
+                }
+                outcomes
+            })
+        }
+    }
+    let (release, released) = tokio::sync::watch::channel(false);
+    let second_finished = Arc::new(Notify::new());
+    let (trigger, stop) = shutdown::channel();
+    let task = tokio::spawn(connection.serve(
+        FirstHeld {
+            batches: 0,
+            released,
+            second_finished: Arc::clone(&second_finished),
+        },
+        worker,
+        stop.wait(),
+    ));
+    tokio::time::timeout(Duration::from_secs(10), second_finished.notified())
+        .await
+        .expect("a second batch finished");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stream = subjects.raw_stream();
+    let info = consumer_info(&js, &stream, "worker-test").await.unwrap();
     assert_eq!(
-        info.num_ack_pending as usize,
-        info.delivered.stream_sequence as usize - started
+        info.num_ack_pending as u64, info.delivered.stream_sequence,
+        "nothing acked while the first batch is open"
     );
+    release.send_replace(true);
+    wait_for("every message acked", Duration::from_secs(10), || async {
+        let info = consumer_info(&js, &stream, "worker-test").await?;
+        (info.ack_floor.stream_sequence == 20).then_some(())
+    })
+    .await;
+    trigger.trigger();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the loop stops")
+        .unwrap();
 }

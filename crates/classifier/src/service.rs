@@ -88,7 +88,7 @@ pub fn load_classifier(dir: Option<&std::path::Path>) -> Result<Classifier, Clas
     Ok(Classifier::new(Dictionary::compile(&sources)?))
 }
 
-/// Runs the classifier until `shutdown` resolves, then finishes the batch in hand and returns.
+/// Runs the classifier until `shutdown` resolves, then finishes the batches in hand and returns.
 pub async fn run(
     config: ClassifierConfig,
     shutdown: impl Future<Output = ()> + Send,

@@ -366,12 +366,12 @@ pub struct ConsumerArgs {
     /// Most messages processed as one batch.
     #[arg(long, env = "NEWSWIRE_MAX_BATCH", default_value_t = 256)]
     pub max_batch: usize,
-    /// Batches worked on at once: with 2, a batch is processed while the one before it waits
-    /// for its publish acks or its commit; 1 works batch by batch.
+    /// Batches worked on at once (1 to 16): with 2, a batch is processed while the one before
+    /// it waits for its publish acks or its commit; 1 works batch by batch.
     #[arg(long, env = "NEWSWIRE_IN_FLIGHT", default_value_t = 2)]
     pub in_flight: usize,
     /// Messages delivered and not yet acknowledged, across all replicas (each replica holds up
-    /// to twice --max-batch: raise it with the replicas).
+    /// to (--in-flight + 2) × --max-batch: raise it with the replicas).
     #[arg(long, env = "NEWSWIRE_MAX_ACK_PENDING", default_value_t = 1024)]
     pub max_ack_pending: i64,
 }

@@ -70,7 +70,8 @@ pub struct WorkerSettings {
     /// further message is ready, so batches grow with load and stay small when it is light.
     pub max_batch: usize,
     /// Batches started and not yet settled: with 2, a batch is worked on while the one before
-    /// it waits for its publish acks or its commit. 1 works batch by batch.
+    /// it waits for its publish acks or its commit. 1 works batch by batch. A replica holds up
+    /// to `in_flight × max_batch` messages in work plus `pull_batch` pulled ahead.
     pub in_flight: usize,
 }
 
@@ -164,11 +165,21 @@ pub async fn run<H: Handler>(
             }
             metrics::histogram!("newswire_batch_size", "stage" => stage).record(batch.len() as f64);
             let started = std::time::Instant::now();
-            let finish = handler.start(&batch).await;
+            // The rest runs as a task of its own: publish acks are taken as they arrive, even
+            // while the next batch is being started (the client holds a bounded number).
+            let finish = tokio::spawn(handler.start(&batch).await);
             let messages_of_batch =
                 std::mem::replace(&mut batch, Vec::with_capacity(settings.max_batch));
             in_flight.push_back(async move {
-                let outcomes = finish.await;
+                let outcomes = finish.await.unwrap_or_else(|e| {
+                    warn!(stage, error = %e, "batch processing failed, redelivering the batch");
+                    let outcome = Outcome::retry(
+                        None,
+                        Duration::from_secs(1),
+                        format!("batch processing failed: {e}"),
+                    );
+                    vec![outcome; messages_of_batch.len()]
+                });
                 (messages_of_batch, outcomes, started)
             });
         }
@@ -264,6 +275,9 @@ struct Monitors {
     tasks: tokio::task::JoinSet<()>,
 }
 
+/// How long a stopping stage waits to write its last acks and drain its connection.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How often the consumer's backlog is read from JetStream into gauges.
 const LAG_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -279,7 +293,8 @@ pub struct ConsumerOptions {
     /// How long the server waits for an ack before redelivering.
     pub ack_wait: Duration,
     /// Messages delivered and not yet acknowledged, across all replicas: the backpressure
-    /// bound. Each replica holds up to twice its batch size, so raise it with the replicas.
+    /// bound. Each replica holds up to `(in_flight + 2) × max_batch` (1,024 by default), so
+    /// raise it with the replicas.
     pub max_ack_pending: i64,
 }
 
@@ -476,11 +491,19 @@ impl StageConnection {
             while monitors.tasks.join_next().await.is_some() {}
         }
         // The last acks sit in the client's write buffer: written out before the drain,
-        // since the connection closes without writing once the client is dropped.
-        if let Err(e) = self.client.flush().await {
-            warn!(stage = self.stage, error = %e, "flushing the last acks failed, they will be redelivered");
+        // since the connection closes without writing once the client is dropped. Both wait
+        // for a connection: not for long during an outage.
+        match tokio::time::timeout(CLOSE_TIMEOUT, self.client.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                warn!(stage = self.stage, error = %e, "flushing the last acks failed, their messages will be redelivered")
+            }
+            Err(_) => warn!(
+                stage = self.stage,
+                "flushing the last acks timed out, their messages will be redelivered"
+            ),
         }
-        if let Err(e) = self.client.drain().await {
+        if let Ok(Err(e)) = tokio::time::timeout(CLOSE_TIMEOUT, self.client.drain()).await {
             warn!(stage = self.stage, error = %e, "draining the NATS connection failed");
         }
         info!(stage = self.stage, "stopped");

@@ -73,7 +73,7 @@ impl SinkError {
     }
 }
 
-/// Runs the sink until `shutdown` resolves, then finishes the batch in hand and returns.
+/// Runs the sink until `shutdown` resolves, then finishes the batches in hand and returns.
 pub async fn run(
     config: SinkConfig,
     shutdown: impl Future<Output = ()> + Send,
@@ -108,7 +108,7 @@ pub async fn run(
     Ok(())
 }
 
-/// Ready when the store takes a write (checked on the blocking pool, after any batch in hand).
+/// Ready when the store takes a write (checked on the blocking pool, between batch writes).
 fn store_ready(store: Arc<Mutex<Box<dyn Store>>>) -> newswire_shared::ops::ReadyCheck {
     Arc::new(move || {
         let store = Arc::clone(&store);
@@ -143,20 +143,18 @@ struct Written {
 }
 
 /// Writes `events` in one transaction; when the store refuses the batch, writes them one by
-/// one so that only the event at fault is dead-lettered. Blocks: run it off the async workers.
+/// one so that only the event at fault is dead-lettered. The store is taken for each write,
+/// so a check of the store or another batch can go between. Blocks: run it off the async
+/// workers.
 fn write_events(store: &Mutex<Box<dyn Store>>, events: &[Encoded]) -> Written {
     let id = |k: usize| Some(events[k].event.event_id.clone());
-    let Ok(mut store) = store.lock() else {
-        let reason = "store poisoned by an earlier panic";
-        return Written {
-            outcomes: (0..events.len())
-                .map(|k| Outcome::dead_letter(id(k), reason))
-                .collect(),
-            stored: Vec::new(),
-            report: crate::StoreReport::default(),
-        };
+    let write = |events: &[Encoded]| match store.lock() {
+        Ok(mut store) => store.store_encoded(events),
+        Err(_) => Err(StoreError::Permanent(
+            "store poisoned by an earlier panic".into(),
+        )),
     };
-    match store.store_encoded(events) {
+    match write(events) {
         Ok(report) => Written {
             outcomes: (0..events.len())
                 .map(|k| Outcome::ack(events[k].event.event_id.clone()))
@@ -182,7 +180,7 @@ fn write_events(store: &Mutex<Box<dyn Store>>, events: &[Encoded]) -> Written {
             for (k, event) in events.iter().enumerate() {
                 written
                     .outcomes
-                    .push(match store.store_encoded(std::slice::from_ref(event)) {
+                    .push(match write(std::slice::from_ref(event)) {
                         Ok(report) => {
                             written.stored.push(k);
                             written.report.stored += report.stored;
@@ -226,7 +224,9 @@ impl Handler for StoreBatch {
                 Vec::new()
             };
         // The write runs on the blocking pool (SQLite calls block) while the worker starts the
-        // next batch; batches take the store in turn.
+        // next batch. Two batches' writes may take the store in either order: the store is
+        // idempotent and order is not promised (docs/guarantees.md).
+        let ids: Vec<String> = events.iter().map(|e| e.event.event_id.clone()).collect();
         let store = Arc::clone(&self.store);
         let progress = Arc::clone(&self.progress);
         let write = tokio::task::spawn_blocking(move || {
@@ -243,8 +243,8 @@ impl Handler for StoreBatch {
                 }
                 Err(e) => {
                     let reason = format!("store task failed: {e}");
-                    for &i in &indexes {
-                        outcomes[i] = Some(Outcome::retry(None, RETRY_DELAY, reason.clone()));
+                    for (&i, id) in indexes.iter().zip(ids) {
+                        outcomes[i] = Some(Outcome::retry(Some(id), RETRY_DELAY, reason.clone()));
                     }
                 }
             }
@@ -265,6 +265,9 @@ fn record_stored(
     parents: &[Option<trace::TraceParent>],
     progress: &Mutex<Progress>,
 ) {
+    if written.stored.is_empty() {
+        return;
+    }
     let now = time::OffsetDateTime::now_utc();
     metrics::histogram!("newswire_store_batch_size").record(written.stored.len() as f64);
     let end_to_end = metrics::histogram!("newswire_end_to_end_seconds");

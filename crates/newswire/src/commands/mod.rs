@@ -184,6 +184,9 @@ fn checked(nats: NatsArgs) -> Result<NatsArgs> {
     Ok(nats)
 }
 
+/// Most batches a stage works on at once.
+const MAX_IN_FLIGHT: usize = 16;
+
 fn apply_consumer(
     args: &ConsumerArgs,
     options: &mut newswire_shared::worker::ConsumerOptions,
@@ -198,6 +201,13 @@ fn apply_consumer(
             "--max-deliver, --max-batch, --in-flight, --ack-wait-secs and --max-ack-pending must be positive"
                 .into(),
         )
+        .into());
+    }
+    if args.in_flight > MAX_IN_FLIGHT {
+        return Err(UsageError(format!(
+            "--in-flight {} is above {MAX_IN_FLIGHT}: more batches in flight only hold more messages",
+            args.in_flight
+        ))
         .into());
     }
     if let Some(name) = &args.durable {

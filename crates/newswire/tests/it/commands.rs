@@ -238,6 +238,8 @@ async fn invalid_usage_exits_64() {
         vec!["query", "--actor", "x' OR 1=1"],
         vec!["publish", "x.txt", "--prefix", "a b"],
         vec!["frobnicate"],
+        vec!["classifier", "--in-flight", "0"],
+        vec!["sink", "--in-flight", "17"],
     ] {
         let out = output(newswire(&prefix).args(&args)).await;
         assert_eq!(out.status.code(), Some(64), "{args:?}: {}", stderr(&out));
