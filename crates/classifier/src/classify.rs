@@ -485,15 +485,27 @@ impl Classifier {
     /// The dictionary entry a cue came from, for `--explain`.
     pub fn cue_entry(&self, event: &CodedEvent) -> Option<&str> {
         let lower = event.cue.to_lowercase();
+        // The cue as listed: the matched words themselves, or "a ... b" around them.
+        let listed = |t: &str| match t.split_once("...") {
+            None => t == lower,
+            Some((a, b)) => {
+                let (a, b) = (a.trim(), b.trim());
+                lower.len() > a.len() + b.len() && lower.starts_with(a) && lower.ends_with(b)
+            }
+        };
+        let of_code = |c: &&crate::dict::Cue| self.dict.codes[c.code].code == event.code;
+        let text = |c: &crate::dict::Cue| c.entry.splitn(3, ':').nth(2).unwrap_or("").to_owned();
         self.dict
             .cues
             .iter()
-            .find(|c| {
-                self.dict.codes[c.code].code == event.code
-                    && c.entry
-                        .rsplit(':')
-                        .next()
-                        .is_some_and(|t| t == lower || t.contains("..."))
+            .filter(of_code)
+            .find(|c| text(c) == lower)
+            .or_else(|| {
+                self.dict
+                    .cues
+                    .iter()
+                    .filter(of_code)
+                    .find(|c| listed(&text(c)))
             })
             .map(|c| c.entry.as_str())
     }
@@ -1506,16 +1518,45 @@ fn is_passive(text: &str, cue: Span, kind: CueKind) -> bool {
     if !participle(first) {
         return false;
     }
-    // "was prepared to lend", "were forced to": an adjective before an infinitive.
-    if cue_words
+    // "was prepared to lend", "were forced to": an adjective before an infinitive. "were
+    // airlifted to Libya", "was sentenced to five years": "to" before a noun phrase is a
+    // preposition and the participle a passive.
+    let rest = text[cue.start..]
+        .split_whitespace()
+        .skip_while(|w| !w.eq_ignore_ascii_case("to"));
+    let mut after_to = rest.skip(1);
+    let to_follows = cue_words
         .next()
         .is_some_and(|w| w.eq_ignore_ascii_case("to"))
-        || starts_with_ignore_case(text[cue.end..].trim_start(), "to ")
-    {
+        || starts_with_ignore_case(text[cue.end..].trim_start(), "to ");
+    if to_follows && after_to.next().is_some_and(starts_a_verb) {
         return false;
     }
     be_inside || be_before
 }
+
+/// Whether `word`, after "to", can begin an infinitive rather than a noun phrase: not a name,
+/// a number or a word that opens a noun phrase.
+fn starts_a_verb(word: &str) -> bool {
+    let word = word.trim_matches(|c: char| !c.is_alphanumeric());
+    let noun_phrase = word
+        .chars()
+        .next()
+        .is_none_or(|c| c.is_uppercase() || c.is_numeric())
+        || DETERMINERS.iter().any(|d| word.eq_ignore_ascii_case(d))
+        || NOUN_PHRASE_OPENERS
+            .iter()
+            .any(|d| word.eq_ignore_ascii_case(d));
+    !noun_phrase
+}
+
+/// Words that open a noun phrase after "to" besides the definite determiners: "sentenced to
+/// a year", "to five years", "to death", "to life in prison".
+const NOUN_PHRASE_OPENERS: &[&str] = &[
+    "a", "an", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "twelve", "fifteen", "twenty", "several", "many", "more", "death", "life", "prison", "jail",
+    "power", "office",
+];
 
 /// Codes whose two parties act alike ("Biden and Xi held talks", "talks between A and B"):
 /// a coordinated subject's second member, or the second party after "between", is the
@@ -1949,6 +1990,20 @@ mod tests {
     }
 
     #[test]
+    fn explanations_name_the_entry_that_matched() {
+        let c = code("Tonnes of medical supplies reached Libya after the UN fed the refugees.");
+        let entries: Vec<&str> = c
+            .events
+            .iter()
+            .filter_map(|e| CLASSIFIER.cue_entry(e))
+            .collect();
+        assert_eq!(
+            entries,
+            ["cue:073:medical supplies", "cue:073:fed ... refugees"]
+        );
+    }
+
+    #[test]
     fn a_trailing_attribution_is_not_a_statement() {
         let c = code("Consumer prices in Turkey rose 65 percent, the statistics office said.");
         assert!(c.events.is_empty(), "{:?}", events(&c));
@@ -1998,6 +2053,9 @@ mod tests {
             events(&code("Russia rejected a demand by Ukraine for talks.")),
             ["125 RUS>UKR asserted"]
         );
+        // "to" before a noun phrase is a preposition: the participle is passive.
+        let c = code("The dissident was sentenced to death in absentia by an Iranian court.");
+        assert_eq!(c.events[0].source.as_deref(), Some("IRNJUD"));
         // "was prepared to lend" is not a passive.
         let c = code("The World Bank said it was prepared to lend Sri Lanka $700 million.");
         assert_eq!(c.events[0].source.as_deref(), Some("IGOWB"));
