@@ -412,9 +412,10 @@ impl Classifier {
                 let cue = &self.dict.cues[cue_index];
                 let mut info = &self.dict.codes[cue.code];
                 let modality = modality(text, span);
-                let passive = is_passive(text, span, cue.kind);
+                let voice = Voice::of(text, span, cue.kind, &info.code);
+                let passive = voice == Voice::Passive;
                 let (source, target) =
-                    source_and_target(text, span, &info.code, actors, attribution, passive);
+                    source_and_target(text, span, &info.code, actors, attribution, voice);
                 // CAMEO keeps conventional force (19, fight) apart from assault (18): an
                 // unspecific attack by a state, its government or its military is a fight.
                 if info.code == "180" && source.as_deref().is_some_and(|s| is_state(actors, s)) {
@@ -1558,6 +1559,52 @@ const NOUN_PHRASE_OPENERS: &[&str] = &[
     "power", "office",
 ];
 
+/// How a cue's parties are read from the words around it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Voice {
+    /// Subject acts, object receives.
+    Active,
+    /// The agent follows "by"; the subject receives.
+    Passive,
+    /// A noun of saying, asking, helping or protesting followed by "from X": X acts, the
+    /// subject receives, as in a passive; without an actor after "from", as `Active`.
+    NounFrom,
+}
+
+impl Voice {
+    fn of(text: &str, cue: Span, kind: CueKind, code: &str) -> Self {
+        if is_passive(text, cue, kind) {
+            return Self::Passive;
+        }
+        // Not where "from" names a place left or a source of goods: "withdrawal from",
+        // "expulsion from", "attacks from".
+        let verbal = matches!(
+            code.get(..2),
+            Some(
+                "01" | "02"
+                    | "03"
+                    | "04"
+                    | "05"
+                    | "06"
+                    | "07"
+                    | "09"
+                    | "10"
+                    | "11"
+                    | "12"
+                    | "13"
+                    | "14"
+            )
+        );
+        if kind == CueKind::Noun
+            && verbal
+            && starts_with_ignore_case(text[cue.end..].trim_start(), "from ")
+        {
+            return Self::NounFrom;
+        }
+        Self::Active
+    }
+}
+
 /// Codes whose two parties act alike ("Biden and Xi held talks", "talks between A and B"):
 /// a coordinated subject's second member, or the second party after "between", is the
 /// target. For the others a third party acts on them ("the EU offered to mediate between
@@ -1578,7 +1625,8 @@ const PLACE: &[&str] = &["in", "at", "near", "outside", "inside", "across", "aro
 /// - the target is the nearest other actor from the cue on, else the subject's second member
 ///   ("Biden and Xi held talks");
 /// - in a passive ("was criticised by observers from the OSCE") the agent after "by" is the
-///   source and the subject the target;
+///   source and the subject the target; so is the actor after "from" that follows a noun of
+///   saying, asking, helping or protesting ("drew threats from Russia");
 /// - "between A and B" right after the cue makes A the source and B the target;
 /// - actors in a trailing attribution (", the Kremlin said") are neither; a bare statement
 ///   ("said") has no target.
@@ -1588,7 +1636,7 @@ fn source_and_target(
     code: &str,
     all_actors: &[Actor],
     attribution: Option<usize>,
-    passive: bool,
+    voice: Voice,
 ) -> (Option<String>, Option<String>) {
     let end = attribution.filter(|&p| p >= cue.end).unwrap_or(text.len());
     let actors: Vec<&Actor> = all_actors.iter().filter(|a| a.span.end <= end).collect();
@@ -1597,21 +1645,27 @@ fn source_and_target(
     let clause_end = after_cue
         .find(['.', ';', ',', '\u{2014}'])
         .map_or(text.len(), |p| cue.end + p);
-    let agent = passive.then(|| {
+    // "by X" or "by observers from X": the marker at most three words before the actor.
+    let agent_after = |marker: &str| {
         actors
             .iter()
             .filter(|a| a.span.start >= cue.end && a.span.end <= clause_end)
             .filter(|a| {
-                // "by X" or "by observers from X": a "by" at most three words before.
                 let gap = &text[cue.end..a.span.start];
                 gap.rsplit(|c: char| !c.is_alphanumeric())
                     .filter(|w| !w.is_empty())
                     .take(4)
-                    .any(|w| w.eq_ignore_ascii_case("by"))
+                    .any(|w| w.eq_ignore_ascii_case(marker))
             })
             .min_by_key(|a| a.span.start)
             .copied()
-    });
+    };
+    let agent = match voice {
+        Voice::Passive => Some(agent_after("by")),
+        // "an angry response from Israel", "a request from Kyiv": the noun's agent.
+        Voice::NounFrom => agent_after("from").map(Some),
+        Voice::Active => None,
+    };
     // The subject: the nearest actor before the cue that is not the object of a preposition
     // ("the pact between North Korea and Russia"), else the nearest one.
     let preceding: Vec<&Actor> = actors
@@ -2052,6 +2106,11 @@ mod tests {
         assert_eq!(
             events(&code("Russia rejected a demand by Ukraine for talks.")),
             ["125 RUS>UKR asserted"]
+        );
+        // "from X" after a noun of saying, asking or threatening names its agent.
+        assert_eq!(
+            events(&code("Ukraine faced fresh threats from Russia on Monday.")),
+            ["130 RUS>UKR asserted"]
         );
         // "to" before a noun phrase is a preposition: the participle is passive.
         let c = code("The dissident was sentenced to death in absentia by an Iranian court.");
