@@ -390,6 +390,14 @@ impl Classifier {
                 }
             }
         }
+        // A verb whose first word is part of an actor's name is that name's noun: "forces" in
+        // "Israeli forces laid siege to" does not open "force ... to".
+        candidates.retain(|&(cue, span)| {
+            self.dict.cues[cue].kind != CueKind::Verb
+                || !actors
+                    .iter()
+                    .any(|a| a.span.start <= span.start && span.start < a.span.end)
+        });
         // Of cues covering the same words, the one with more literal words is the more
         // specific ("held joint ... drills" over "held ... drills"), then the one listed first.
         candidates
@@ -2106,6 +2114,11 @@ mod tests {
         assert_eq!(
             events(&code("Russia rejected a demand by Ukraine for talks.")),
             ["125 RUS>UKR asserted"]
+        );
+        // A role noun is not a verb: "forces" does not open "force ... to".
+        assert_eq!(
+            events(&code("Israeli forces laid siege to the hospital.")),
+            ["191 ISRMIL>? asserted"]
         );
         // "from X" after a noun of saying, asking or threatening names its agent.
         assert_eq!(
