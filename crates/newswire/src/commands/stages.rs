@@ -76,11 +76,19 @@ struct Stages {
     sink: JoinHandle<Result<()>>,
 }
 
-fn start_stages(nats: &NatsArgs, store: &str, dict_dir: Option<std::path::PathBuf>) -> Stages {
+fn start_stages(
+    nats: &NatsArgs,
+    store: &str,
+    dict_dir: Option<std::path::PathBuf>,
+    sink_durable: Option<String>,
+) -> Stages {
     let (trigger, stop) = shutdown::channel();
     let mut classifier_config = ClassifierConfig::new(nats.clone());
     classifier_config.dict_dir = dict_dir;
-    let sink_config = SinkConfig::new(nats.clone(), store);
+    let mut sink_config = SinkConfig::new(nats.clone(), store);
+    if let Some(durable) = sink_durable {
+        sink_config.consumer.durable = durable;
+    }
     let wait = |s: &Shutdown| s.clone().wait();
     let classifier_stop = wait(&stop);
     let sink_stop = wait(&stop);
@@ -136,7 +144,7 @@ impl Stages {
 pub async fn up(args: UpArgs) -> Result<()> {
     let server = ensure_nats(&args.nats).await?;
     let nats = with_url(&args.nats, server.as_ref());
-    let mut stages = start_stages(&nats, &args.store.store, args.dict.dict_dir.clone());
+    let mut stages = start_stages(&nats, &args.store.store, args.dict.dict_dir.clone(), None);
     if !args.publish.is_empty() {
         let totals = publish_files(&nats, &args.publish).await?;
         info!(
@@ -176,7 +184,15 @@ fn with_url(nats: &NatsArgs, server: Option<&NatsServerProcess>) -> NatsArgs {
 pub async fn demo(args: DemoArgs) -> Result<()> {
     let server = ensure_nats(&args.nats).await?;
     let nats = with_url(&args.nats, server.as_ref());
-    let mut stages = start_stages(&nats, &args.store.store, None);
+    // The sample may already be in the streams of a server that answered, coded and stored
+    // elsewhere by an earlier demo: the article is published once (its id is its content),
+    // and the shared sink consumer has passed it. A sink consumer of this store's own reads
+    // the tagged stream from its start, so a new store receives the article all the same.
+    let sink_durable = format!(
+        "sink-demo-{}",
+        &newswire_producer::article_id(&args.store.store)[..12]
+    );
+    let mut stages = start_stages(&nats, &args.store.store, None, Some(sink_durable));
     let article = Article {
         meta: ArticleMeta {
             title: Some("Putin warns Seoul against arming Ukraine".into()),

@@ -314,6 +314,27 @@ async fn demo_stores_and_prints_the_sample_then_query_filters_it() {
         table.contains("(1 events)") && table.contains("North Korean troops"),
         "{table}"
     );
+
+    // Again into a new store on the same server: the article is already in the streams (and
+    // the first store has it), yet the new store receives it too.
+    let other = format!("sqlite://{}", dir.path().join("again.db").display());
+    let out = output(newswire(&prefix).args([
+        "demo",
+        "--nats-url",
+        &nats.url(),
+        "--store",
+        &other,
+        "--timeout-secs",
+        "20",
+    ]))
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("(19 events)"), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("19 already in the stream"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
