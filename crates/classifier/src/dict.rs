@@ -336,9 +336,6 @@ pub struct CodeInfo {
 #[derive(Debug, Clone)]
 pub(crate) struct Cue {
     pub code: usize,
-    /// The `b` of "a ... b", lower case: looked for after a match of `a`, so that common
-    /// second parts ("to", "for") do not load the automaton with matches in every sentence.
-    pub second: Option<String>,
     pub kind: CueKind,
     /// Length of the cue's text without its "..." gap: ties between cues covering the same
     /// words go to the longer.
@@ -366,45 +363,30 @@ pub(crate) enum CueKind {
 struct PatternTable {
     index: HashMap<String, usize>,
     texts: Vec<String>,
-    /// The cues each pattern opens, by pattern.
-    uses: Vec<Vec<usize>>,
+    patterns: Vec<CuePattern>,
 }
 
 impl PatternTable {
-    /// Records that `cue` opens with `text`, adding the pattern if it is new.
-    fn add(&mut self, text: String, cue: usize) {
+    /// Records that `cue` opens with `text` and, for "a ... b", goes on with `second` (lower
+    /// case); adds the pattern if it is new.
+    fn add(&mut self, text: String, second: Option<String>, cue: usize) {
         let at = match self.index.get(&text) {
             Some(&at) => at,
             None => {
                 self.index.insert(text.clone(), self.texts.len());
                 self.texts.push(text);
-                self.uses.push(Vec::new());
+                self.patterns.push(CuePattern::default());
                 self.texts.len() - 1
             }
         };
-        self.uses[at].push(cue);
-    }
-
-    /// Each pattern's cues, those with a second part grouped by it.
-    fn cue_patterns(&self, cues: &[Cue]) -> Vec<CuePattern> {
-        self.uses
-            .iter()
-            .map(|uses| {
-                let mut pattern = CuePattern::default();
-                for &cue in uses {
-                    match &cues[cue].second {
-                        None => pattern.whole.push(cue),
-                        Some(second) => {
-                            match pattern.gapped.iter_mut().find(|(s, _)| s == second) {
-                                Some((_, group)) => group.push(cue),
-                                None => pattern.gapped.push((second.clone(), vec![cue])),
-                            }
-                        }
-                    }
-                }
-                pattern
-            })
-            .collect()
+        let pattern = &mut self.patterns[at];
+        match second {
+            None => pattern.whole.push(cue),
+            Some(second) => match pattern.gapped.iter_mut().find(|(s, _)| *s == second) {
+                Some((_, group)) => group.push(cue),
+                None => pattern.gapped.push((second, vec![cue])),
+            },
+        }
     }
 }
 
@@ -414,7 +396,9 @@ pub(crate) struct CuePattern {
     /// Cues that are this pattern alone, as indexes into the cues.
     pub whole: Vec<usize>,
     /// Cues "a ... b" opening with this pattern, by their second part `b`: a first part often
-    /// opens many cues, which share far fewer second parts.
+    /// opens many cues, which share far fewer second parts. `b` is looked for after a match of
+    /// `a`, so that common second parts ("to", "for") do not load the automaton with matches in
+    /// every sentence.
     pub gapped: Vec<(String, Vec<usize>)>,
 }
 
@@ -893,14 +877,14 @@ impl Dictionary {
                     let cue = cues.len();
                     cues.push(Cue {
                         code: code_at,
-                        second: parts.get(1).cloned(),
                         literal_len: parts.iter().map(String::len).sum(),
                         kind,
                         confidence,
                         entry: format!("cue:{code}:{text}"),
                     });
-                    let first = parts.into_iter().next().unwrap_or_default();
-                    patterns.add(first, cue);
+                    let mut parts = parts.into_iter();
+                    let first = parts.next().unwrap_or_default();
+                    patterns.add(first, parts.next(), cue);
                 }
             }
             for term in parsed.ignore.iter().flat_map(|row| &row.terms) {
@@ -922,13 +906,12 @@ impl Dictionary {
                 let cue = cues.len();
                 cues.push(Cue {
                     code: 0,
-                    second: None,
                     literal_len: text.len(),
                     kind: CueKind::Ignore,
                     confidence: 0.0,
                     entry: format!("ignore:{text}"),
                 });
-                patterns.add(text, cue);
+                patterns.add(text, None, cue);
             }
         }
 
@@ -985,7 +968,7 @@ impl Dictionary {
             actor_matcher,
             actor_terms,
             cue_matcher,
-            cue_patterns: patterns.cue_patterns(&cues),
+            cue_patterns: patterns.patterns,
             cues,
             digest: format!("{digest:016x}"),
         })

@@ -238,22 +238,8 @@ pub fn verb_forms(base: &str) -> [String; 5] {
     if let Some(row) = IRREGULAR.iter().find(|row| row[0] == base) {
         return row.map(str::to_owned);
     }
-    let b = base.as_bytes();
-    let last = b.last().copied().unwrap_or(b'_');
-    let before_last = if b.len() >= 2 { b[b.len() - 2] } else { b'_' };
-    let third = if base.ends_with("ss")
-        || base.ends_with("sh")
-        || base.ends_with("ch")
-        || last == b'x'
-        || last == b'z'
-        || (last == b'o' && !is_vowel(before_last))
-    {
-        format!("{base}es")
-    } else if last == b'y' && !is_vowel(before_last) {
-        format!("{}ies", &base[..base.len() - 1])
-    } else {
-        format!("{base}s")
-    };
+    let (last, before_last) = last_two(base);
+    let third = add_s(base);
     let (past, ing) = if last == b'e' && base.len() > 2 && !base.ends_with("ee") {
         let stem = &base[..base.len() - 1];
         (format!("{base}d"), format!("{stem}ing"))
@@ -278,22 +264,37 @@ pub fn plural(noun: &str) -> String {
     if let Some((_, p)) = IRREGULAR_PLURAL.iter().find(|(s, _)| *s == noun) {
         return (*p).to_owned();
     }
-    let b = noun.as_bytes();
+    if noun.ends_with('s') {
+        // "bus" -> "buses", "gas" -> "gases".
+        return format!("{noun}es");
+    }
+    add_s(noun)
+}
+
+/// The last two bytes of a word ('_' where it is shorter).
+fn last_two(word: &str) -> (u8, u8) {
+    let b = word.as_bytes();
     let last = b.last().copied().unwrap_or(b'_');
     let before_last = if b.len() >= 2 { b[b.len() - 2] } else { b'_' };
-    if noun.ends_with("ss")
-        || noun.ends_with("sh")
-        || noun.ends_with("ch")
+    (last, before_last)
+}
+
+/// A word with the -s of a plural or a third person singular: "pushes", "watches", "vetoes",
+/// "carries", "talks".
+fn add_s(word: &str) -> String {
+    let (last, before_last) = last_two(word);
+    if word.ends_with("ss")
+        || word.ends_with("sh")
+        || word.ends_with("ch")
         || last == b'x'
         || last == b'z'
-        || last == b's'
         || (last == b'o' && !is_vowel(before_last))
     {
-        format!("{noun}es")
+        format!("{word}es")
     } else if last == b'y' && !is_vowel(before_last) {
-        format!("{}ies", &noun[..noun.len() - 1])
+        format!("{}ies", &word[..word.len() - 1])
     } else {
-        format!("{noun}s")
+        format!("{word}s")
     }
 }
 

@@ -406,20 +406,17 @@ impl Live {
         })
     }
 
-    /// Writes distinct events (sorted by id, `payloads` their JSON) in one transaction: articles
-    /// first seen, then the events, then actors and categories of the events that were new.
-    fn store(
-        &mut self,
-        events: &[TaggedEvent],
-        payloads: &[String],
-        received: usize,
-    ) -> Result<StoreReport, StoreError> {
+    /// Writes distinct events (sorted by id) in one transaction: articles first seen, then the
+    /// events with their payloads, then actors and categories of the events that were new.
+    fn store(&mut self, batch: &[Encoded], received: usize) -> Result<StoreReport, StoreError> {
         let now = OffsetDateTime::now_utc();
+        let events: Vec<&TaggedEvent> = batch.iter().map(|e| &e.event).collect();
         let mut tx = self.client.transaction().map_err(classify)?;
 
         let mut seen = HashSet::new();
         let mut articles: Vec<&TaggedEvent> = events
             .iter()
+            .copied()
             .filter(|e| seen.insert(e.article_id.as_str()))
             .collect();
         articles.sort_by(|a, b| a.article_id.cmp(&b.article_id));
@@ -452,9 +449,11 @@ impl Live {
         )
         .map_err(classify)?;
 
-        let strs = |f: fn(&TaggedEvent) -> &str| -> Vec<&str> { events.iter().map(f).collect() };
-        let ints = |f: fn(&TaggedEvent) -> i64| -> Vec<i64> { events.iter().map(f).collect() };
-        let payloads: Vec<&str> = payloads.iter().map(String::as_str).collect();
+        let strs =
+            |f: fn(&TaggedEvent) -> &str| -> Vec<&str> { events.iter().map(|e| f(e)).collect() };
+        let ints =
+            |f: fn(&TaggedEvent) -> i64| -> Vec<i64> { events.iter().map(|e| f(e)).collect() };
+        let payloads: Vec<&str> = batch.iter().map(|e| e.payload.as_str()).collect();
         let new: HashSet<String> = tx
             .query(
                 &self.events,
@@ -478,6 +477,7 @@ impl Live {
             .map_err(classify)?;
         let fresh: Vec<&TaggedEvent> = events
             .iter()
+            .copied()
             .filter(|e| new.contains(&e.event_id))
             .collect();
 
@@ -640,10 +640,10 @@ impl Store for PostgresStore {
             .filter(|e| seen.insert(e.event.event_id.as_str()))
             .collect();
         distinct.sort_by(|a, b| a.event.event_id.cmp(&b.event.event_id));
-        let payloads: Vec<String> = distinct.iter().map(|e| e.payload.clone()).collect();
-        let distinct: Vec<TaggedEvent> = distinct.into_iter().map(|e| e.event.clone()).collect();
+        // Owned: the connection thread runs the write, again after a reconnect.
+        let distinct: Vec<Encoded> = distinct.into_iter().cloned().collect();
         let received = events.len();
-        self.call(move |live| live.store(&distinct, &payloads, received))
+        self.call(move |live| live.store(&distinct, received))
     }
 
     fn query(&self, filter: &Filter) -> Result<Vec<TaggedEvent>, StoreError> {
