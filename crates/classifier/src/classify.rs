@@ -1,20 +1,21 @@
 //! The pure core: coding a sentence into actors and events. No I/O.
 //!
-//! 1. One overlapping Aho-Corasick pass finds every actor term; whole-word matches are kept
-//!    and overlaps resolved longest-first.
+//! 1. One pass over the sentence's words finds every whole-word occurrence of an actor term
+//!    (crate::phrases); overlaps are resolved longest-first.
 //! 2. Mentions are combined into CAMEO codes: country + role ("North Korean troops" ->
 //!    PRKMIL, "South Korea's presidential office" -> KORGOV, "the president of Russia" ->
 //!    RUSGOV); people are coded by the tenure that covers the article's date; a role noun
 //!    next to a person ("spokesperson Yoshimasa Hayashi") is absorbed by the person.
 //! 3. Reporters ("according to Yonhap", "KCNA reported") are set apart from the actors.
-//! 4. A second pass finds cue phrases (with "a ... b" gaps); each selected cue is an event
+//! 4. The same pass finds cue phrases (with "a ... b" gaps); each selected cue is an event
 //!    with its CAMEO code, modality from the words before it, and source and target from
 //!    the word order around it ("by X" in passives).
 
 use newswire_shared::{Actor, CATEGORY_NONE, CodedEvent, Modality, RawEvent, Span, TaggedEvent};
 use time::Date;
 
-use crate::dict::{ActorRef, CueKind, Dictionary, ROLES};
+use crate::dict::{ACTOR_TERMS, ActorRef, CUE_PATTERNS, CueKind, Dictionary, ROLES, SECOND_PARTS};
+use crate::phrases::{Sentence, on_word_boundaries};
 
 /// The version of the coding logic; the dictionaries' digest is appended at run time.
 pub const CODER_VERSION: &str = concat!("newswire-classifier/", env!("CARGO_PKG_VERSION"));
@@ -89,14 +90,11 @@ impl Classifier {
 
     /// Codes one sentence; `date` picks the office holders (latest tenure when unknown).
     pub fn code(&self, text: &str, date: Option<Date>) -> Coding {
-        let mentions = self.find_actor_mentions(text);
+        let sentence = Sentence::new(text, &self.dict.phrases);
+        let mentions = self.find_actor_mentions(&sentence);
         let (mut actors, reporter) = self.combine(text, &mentions, date);
-        let mut events = self.find_events(text, &actors);
-        // Statement verbs next to a substantive event are attribution ("X said Y attacked"),
-        // and so is a trailing "..., the ministry said." whatever the rest codes.
-        if events.iter().any(|e| e.root != "01") {
-            events.retain(|e| e.code != "010");
-        }
+        let mut events = self.find_events(&sentence, &actors);
+        // A trailing "..., the ministry said." is attribution whatever the rest codes.
         events.retain(|e| e.code != "010" || !is_trailing_attribution(text, e.cue_span));
         // Distinct actors by code, first mention kept.
         let mut seen = std::collections::HashSet::new();
@@ -108,27 +106,21 @@ impl Classifier {
         }
     }
 
-    fn find_actor_mentions(&self, text: &str) -> Vec<Mention> {
-        let mut found: Vec<Mention> = self
-            .dict
-            .actor_matcher
-            .find_overlapping_iter(text)
-            .filter_map(|m| {
-                let term = &self.dict.actor_terms[m.pattern().as_usize()];
-                let span = Span::new(m.start(), m.end());
-                if !on_word_boundaries(text, span) {
-                    return None;
+    fn find_actor_mentions(&self, sentence: &Sentence<'_>) -> Vec<Mention> {
+        let text = sentence.text;
+        let mut found: Vec<Mention> = Vec::new();
+        self.dict
+            .phrases
+            .for_each_match(ACTOR_TERMS, sentence, |term_at, span| {
+                let term = &self.dict.actor_terms[term_at];
+                if !term.case_sensitive || text[span.start..span.end] == term.text {
+                    found.push(Mention {
+                        span,
+                        target: term.target,
+                        term: term_at,
+                    });
                 }
-                if term.case_sensitive && text[m.start()..m.end()] != term.text {
-                    return None;
-                }
-                Some(Mention {
-                    span,
-                    target: term.target,
-                    term: m.pattern().as_usize(),
-                })
-            })
-            .collect();
+            });
         longest_non_overlapping(&mut found, |m| m.span);
         found
     }
@@ -367,26 +359,47 @@ impl Classifier {
                 .all(|w| self.dict.modifiers.contains(&w.to_lowercase()))
     }
 
-    fn find_events(&self, text: &str, actors: &[Actor]) -> Vec<CodedEvent> {
-        // Every whole-word match of a cue's first part; a second part ("a ... b") is looked
-        // for after it: the first `b` within five words, in the same clause.
+    fn find_events(&self, sentence: &Sentence<'_>, actors: &[Actor]) -> Vec<CodedEvent> {
+        let text = sentence.text;
+        // Every whole-word match of a cue's first part; a second part ("a ... b") counts after
+        // it where it is the first `b` within five words, in the same clause.
+        let mut firsts: Vec<(usize, Span)> = Vec::new();
+        self.dict
+            .phrases
+            .for_each_match(CUE_PATTERNS, sentence, |at, span| firsts.push((at, span)));
+        // Where second parts stand, found once for all the first parts (by start).
+        let mut seconds: Vec<(usize, Span)> = Vec::new();
+        if firsts
+            .iter()
+            .any(|&(at, _)| !self.dict.cue_patterns[at].gapped.is_empty())
+        {
+            self.dict
+                .phrases
+                .for_each_match(SECOND_PARTS, sentence, |id, span| seconds.push((id, span)));
+        }
         let mut candidates: Vec<(usize, Span)> = Vec::new();
-        for m in self.dict.cue_matcher.find_overlapping_iter(text) {
-            let span = Span::new(m.start(), m.end());
-            if !on_word_boundaries(text, span) {
-                continue;
-            }
-            let pattern = &self.dict.cue_patterns[m.pattern().as_usize()];
+        let mut seen: Vec<usize> = Vec::new();
+        for (at, span) in firsts {
+            let pattern = &self.dict.cue_patterns[at];
             candidates.extend(pattern.whole.iter().map(|&cue| (cue, span)));
             if pattern.gapped.is_empty() {
                 continue;
             }
-            // The words a second part may start at, read once for all the cues of this match.
-            let window = SecondPartWindow::new(text, span.end);
-            for (second, cues) in &pattern.gapped {
-                if let Some(end) = window.find(second) {
-                    let span = Span::new(span.start, end);
-                    candidates.extend(cues.iter().map(|&cue| (cue, span)));
+            let limit = second_part_limit(text, span.end);
+            let first_after = seconds.partition_point(|&(_, s)| s.start < span.end);
+            seen.clear();
+            for &(id, second) in seconds[first_after..]
+                .iter()
+                .take_while(|(_, s)| s.start < limit)
+            {
+                // Only a second part's first occurrence counts.
+                if seen.contains(&id) {
+                    continue;
+                }
+                seen.push(id);
+                if let Ok(k) = pattern.gapped.binary_search_by_key(&id, |g| g.0) {
+                    let span = Span::new(span.start, second.end);
+                    candidates.extend(pattern.gapped[k].1.iter().map(|&cue| (cue, span)));
                 }
             }
         }
@@ -408,6 +421,11 @@ impl Classifier {
             CueKind::Noun => !is_reference(text, span),
             CueKind::Phrase | CueKind::Verb => true,
         });
+        // Statement verbs next to a substantive event are attribution ("X said Y attacked").
+        let code_of = |cue: usize| &self.dict.codes[self.dict.cues[cue].code];
+        if candidates.iter().any(|&(cue, _)| code_of(cue).root != "01") {
+            candidates.retain(|&(cue, _)| code_of(cue).code != "010");
+        }
 
         let attribution = if candidates.is_empty() {
             None
@@ -437,22 +455,24 @@ impl Classifier {
                     confidence *= 0.9;
                 }
                 // No dictionary actor where one acts or is acted on: an unknown capitalised
-                // name there is kept as written.
+                // name there is kept as written (looked for only then).
                 // In a passive the name before the cue is acted on and the agent follows "by";
                 // a bare statement has no target.
-                let (before_name, after_name) = if passive {
-                    (
-                        unknown_agent_after_by(text, span, actors),
-                        unknown_name_before(text, span, actors),
-                    )
-                } else {
-                    (
-                        unknown_name_before(text, span, actors),
-                        unknown_name_after(text, span, actors),
-                    )
-                };
-                let source_text = before_name.filter(|_| source.is_none());
-                let target_text = after_name.filter(|_| target.is_none() && info.code != "010");
+                let source_text = source.is_none().then(|| {
+                    if passive {
+                        unknown_agent_after_by(text, span, actors)
+                    } else {
+                        unknown_name_before(text, span, actors)
+                    }
+                });
+                let target_text = (target.is_none() && info.code != "010").then(|| {
+                    if passive {
+                        unknown_name_before(text, span, actors)
+                    } else {
+                        unknown_name_after(text, span, actors)
+                    }
+                });
+                let (source_text, target_text) = (source_text.flatten(), target_text.flatten());
                 CodedEvent {
                     source_text,
                     target_text,
@@ -832,58 +852,24 @@ fn is_reference(text: &str, cue: Span) -> bool {
     referring
 }
 
-/// Where the second part of a gapped cue may begin after its first part ends at `from`: its
-/// first whole-word occurrence counts if at most five words and no clause-ending punctuation
-/// stand before it. A cue's first part often stands for many gapped cues ("agree ... ties",
-/// "agree ... cooperation"), so the window is read once per match and each second part
-/// compared at its few possible starts only.
-struct SecondPartWindow<'t> {
-    text: &'t str,
-    /// Byte offsets (in `text`) where a whole-word match may start: not inside a word.
-    starts: Vec<usize>,
-}
-
-impl<'t> SecondPartWindow<'t> {
-    fn new(text: &'t str, from: usize) -> Self {
-        let rest = &text[from..];
-        let mut starts = Vec::new();
-        let mut words = 0;
-        let mut in_word = false;
-        let mut after_word = text[..from].chars().next_back().is_some_and(is_word_char);
-        for (i, c) in rest.char_indices() {
-            if words > 5 || matches!(c, '.' | ';' | ':' | '!' | '?') {
-                break;
-            }
-            let word_char = is_word_char(c);
-            if !(word_char && after_word) {
-                starts.push(from + i);
-            }
-            if c.is_whitespace() {
-                in_word = false;
-            } else if !in_word {
-                in_word = true;
-                words += 1;
-            }
-            after_word = word_char;
+/// Where the second part of a gapped cue may no longer begin after its first part ends at
+/// `from`: a whole-word occurrence counts if it starts before the returned offset, that is
+/// with at most five words and no clause-ending punctuation before it.
+fn second_part_limit(text: &str, from: usize) -> usize {
+    let mut words = 0;
+    let mut in_word = false;
+    for (i, c) in text[from..].char_indices() {
+        if words > 5 || matches!(c, '.' | ';' | ':' | '!' | '?') {
+            return from + i;
         }
-        Self { text, starts }
+        if c.is_whitespace() {
+            in_word = false;
+        } else if !in_word {
+            in_word = true;
+            words += 1;
+        }
     }
-
-    /// Where the first whole-word occurrence of `second` in the window ends.
-    fn find(&self, second: &str) -> Option<usize> {
-        let needle = second.as_bytes();
-        self.starts.iter().find_map(|&at| {
-            let end = at + needle.len();
-            let matches = self
-                .text
-                .as_bytes()
-                .get(at..end)
-                .is_some_and(|b| b.eq_ignore_ascii_case(needle))
-                && self.text.is_char_boundary(end)
-                && on_word_boundaries(self.text, Span::new(at, end));
-            matches.then_some(end)
-        })
-    }
+    text.len()
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -891,20 +877,6 @@ struct Mention {
     span: Span,
     target: ActorRef,
     term: usize,
-}
-
-fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric()
-}
-
-fn on_word_boundaries(text: &str, span: Span) -> bool {
-    let before = text[..span.start].chars().next_back();
-    let after = text[span.end..].chars().next();
-    let first = text[span.start..].chars().next();
-    let last = text[..span.end].chars().next_back();
-    let open_before = !(before.is_some_and(is_word_char) && first.is_some_and(is_word_char));
-    let open_after = !(after.is_some_and(is_word_char) && last.is_some_and(is_word_char));
-    open_before && open_after
 }
 
 /// Keeps the longest of overlapping items (earlier first on equal length), in text order.
@@ -1744,6 +1716,7 @@ fn source_and_target(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::phrases::PhraseIndex;
     use std::sync::LazyLock;
 
     static CLASSIFIER: LazyLock<Classifier> = LazyLock::new(Classifier::builtin);
@@ -1793,19 +1766,25 @@ mod tests {
             "the",
             "-led",
         ];
+        let matcher = PhraseIndex::new(&[&seconds]);
         let mut found = 0;
         for line in gold.lines() {
-            let text: String = serde_json::from_str::<serde_json::Value>(line).unwrap()["text"]
-                .as_str()
-                .unwrap()
-                .to_owned();
+            let gold: serde_json::Value = serde_json::from_str(line).expect("gold line");
+            let text = gold["text"].as_str().expect("gold text");
             let text = format!("{text} \u{a0}to\u{2003}for  ¿sanctions? «talks»");
+            let sentence = Sentence::new(&text, &matcher);
+            let mut occurrences = Vec::new();
+            matcher.for_each_match(0, &sentence, |id, span| occurrences.push((id, span)));
             for from in (0..text.len()).filter(|&i| text.is_char_boundary(i)) {
-                for second in seconds {
+                let limit = second_part_limit(&text, from);
+                for (id, second) in seconds.iter().enumerate() {
                     let expected = second_part_by_definition(&text, from, second);
+                    let found_at = occurrences
+                        .iter()
+                        .find(|(i, s)| *i == id && s.start >= from && s.start < limit)
+                        .map(|(_, s)| s.end);
                     assert_eq!(
-                        SecondPartWindow::new(&text, from).find(second),
-                        expected,
+                        found_at, expected,
                         "window: {second:?} after {from} in {text:?}"
                     );
                     found += usize::from(expected.is_some());

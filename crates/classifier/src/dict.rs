@@ -1,5 +1,5 @@
 //! The classifier's dictionaries: TOML data files, validated at load with `file:line`
-//! errors and compiled once into Aho-Corasick automata.
+//! errors and compiled once into one phrase index (crate::phrases).
 //!
 //! Six files make a dictionary set; the built-in set is compiled into the binary and any
 //! file of the same name in a directory given at start-up replaces its built-in twin:
@@ -10,9 +10,10 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use serde::Deserialize;
 use toml::Spanned;
+
+use crate::phrases::{PhraseIndex, SetId};
 
 /// Why a dictionary set could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -28,8 +29,6 @@ pub enum DictError {
         path: String,
         source: std::io::Error,
     },
-    #[error("cannot build the matcher: {0}")]
-    Build(String),
 }
 
 /// Every problem found in a dictionary set, so a maintainer fixes them in one round.
@@ -357,13 +356,15 @@ pub(crate) enum CueKind {
     Ignore,
 }
 
-/// The cue automaton's patterns as they are collected: each distinct text once, with the cues
-/// it opens.
+/// The cue patterns as they are collected: each distinct first part once, with the cues it
+/// opens, and each distinct second part once.
 #[derive(Default)]
 struct PatternTable {
     index: HashMap<String, usize>,
     texts: Vec<String>,
     patterns: Vec<CuePattern>,
+    second_index: HashMap<String, usize>,
+    seconds: Vec<String>,
 }
 
 impl PatternTable {
@@ -379,28 +380,42 @@ impl PatternTable {
                 self.texts.len() - 1
             }
         };
-        let pattern = &mut self.patterns[at];
-        match second {
-            None => pattern.whole.push(cue),
-            Some(second) => match pattern.gapped.iter_mut().find(|(s, _)| *s == second) {
-                Some((_, group)) => group.push(cue),
-                None => pattern.gapped.push((second, vec![cue])),
-            },
+        let Some(second) = second else {
+            self.patterns[at].whole.push(cue);
+            return;
+        };
+        let second = match self.second_index.get(&second) {
+            Some(&id) => id,
+            None => {
+                self.second_index.insert(second.clone(), self.seconds.len());
+                self.seconds.push(second);
+                self.seconds.len() - 1
+            }
+        };
+        let gapped = &mut self.patterns[at].gapped;
+        match gapped.binary_search_by_key(&second, |g| g.0) {
+            Ok(k) => gapped[k].1.push(cue),
+            Err(k) => gapped.insert(k, (second, vec![cue])),
         }
     }
 }
 
-/// One pattern of the cue automaton: the first part of the cues it stands for.
+/// One cue pattern: the first part of the cues it stands for.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CuePattern {
     /// Cues that are this pattern alone, as indexes into the cues.
     pub whole: Vec<usize>,
-    /// Cues "a ... b" opening with this pattern, by their second part `b`: a first part often
-    /// opens many cues, which share far fewer second parts. `b` is looked for after a match of
-    /// `a`, so that common second parts ("to", "for") do not load the automaton with matches in
-    /// every sentence.
-    pub gapped: Vec<(String, Vec<usize>)>,
+    /// Cues "a ... b" opening with this pattern, by their second part `b` (an index into
+    /// the second parts), in order of `b`: a first part often opens many cues, which share
+    /// far fewer second parts. Second parts are found in a sentence once, apart from first
+    /// parts, and paired with the first parts they may follow.
+    pub gapped: Vec<(usize, Vec<usize>)>,
 }
+
+/// The phrase sets of [`Dictionary::phrases`].
+pub(crate) const ACTOR_TERMS: SetId = 0;
+pub(crate) const CUE_PATTERNS: SetId = 1;
+pub(crate) const SECOND_PARTS: SetId = 2;
 
 /// A compiled dictionary set.
 #[derive(Debug)]
@@ -410,10 +425,11 @@ pub struct Dictionary {
     pub orgs: Vec<Org>,
     pub codes: Vec<CodeInfo>,
     pub(crate) modifiers: HashSet<String>,
-    pub(crate) actor_matcher: AhoCorasick,
     pub(crate) actor_terms: Vec<Term>,
-    pub(crate) cue_matcher: AhoCorasick,
     pub(crate) cue_patterns: Vec<CuePattern>,
+    /// Actor terms ([`ACTOR_TERMS`]), cue first parts ([`CUE_PATTERNS`]) and the distinct
+    /// second parts of gapped cues ([`SECOND_PARTS`]), found in one pass over a sentence.
+    pub(crate) phrases: PhraseIndex,
     pub(crate) cues: Vec<Cue>,
     /// A digest of the dictionary texts, part of the classifier version.
     pub digest: String,
@@ -938,19 +954,10 @@ impl Dictionary {
                 ..actor_terms[i].clone()
             })
             .collect();
-        // A contiguous NFA: with about 2,200 actor terms and 4,000 cue forms a DFA takes 12.6 MB
-        // (this NFA 0.9 MB) and, its tables falling out of cache between sentences in the
-        // service, coded no faster (docs/benchmarks.md, change 11).
-        let build = |patterns: &[String]| {
-            AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::ContiguousNFA))
-                .build(patterns)
-                .map_err(|e| DictErrors(vec![DictError::Build(e.to_string())]))
-        };
-        let actor_matcher = build(&actor_patterns)?;
-        let cue_matcher = build(&patterns.texts)?;
+        // Indexed by first word (crate::phrases): with 31,600 cue forms an Aho-Corasick
+        // automaton's overlapping scan was a third of the classifier's time
+        // (docs/benchmarks.md, change 15).
+        let phrases = PhraseIndex::new(&[&actor_patterns, &patterns.texts, &patterns.seconds]);
 
         let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
         for (_, text) in &sources.files {
@@ -965,10 +972,9 @@ impl Dictionary {
             orgs,
             codes,
             modifiers,
-            actor_matcher,
             actor_terms,
-            cue_matcher,
             cue_patterns: patterns.patterns,
+            phrases,
             cues,
             digest: format!("{digest:016x}"),
         })

@@ -7,6 +7,7 @@ pub mod dict;
 pub mod eval;
 pub mod inflect;
 pub mod petrarch;
+mod phrases;
 pub mod service;
 
 pub use classify::{Classifier, Coding};

@@ -46,7 +46,8 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
     } else {
         args.inputs.clone()
     };
-    let mut out = std::io::stdout().lock();
+    // Input is read whole, so output is buffered too (not line by line).
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for input in &inputs {
         let name = input.display().to_string();
         let mut text = String::new();
