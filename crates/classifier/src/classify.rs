@@ -78,9 +78,15 @@ impl Classifier {
 
     /// Tags a raw event.
     pub fn classify(&self, raw: &RawEvent) -> TaggedEvent {
+        self.tag(raw.clone())
+    }
+
+    /// Tags a raw event, taking its fields over (no copy of the sentence and its article's
+    /// metadata).
+    pub fn tag(&self, raw: RawEvent) -> TaggedEvent {
         let date = raw.article.published_at.map(|t| t.date());
         let coding = self.code(&raw.text, date);
-        let mut tagged = TaggedEvent::from_raw(raw, &self.version);
+        let mut tagged = TaggedEvent::new(raw, &self.version);
         tagged.category = coding.primary_category().to_owned();
         tagged.actors = coding.actors;
         tagged.events = coding.events;
@@ -97,8 +103,14 @@ impl Classifier {
         // A trailing "..., the ministry said." is attribution whatever the rest codes.
         events.retain(|e| e.code != "010" || !is_trailing_attribution(text, e.cue_span));
         // Distinct actors by code, first mention kept.
-        let mut seen = std::collections::HashSet::new();
-        actors.retain(|a| seen.insert(a.code.clone()));
+        let mut i = 0;
+        while i < actors.len() {
+            if actors[..i].iter().any(|a| a.code == actors[i].code) {
+                actors.remove(i);
+            } else {
+                i += 1;
+            }
+        }
         Coding {
             actors,
             events,
@@ -900,7 +912,7 @@ fn longest_non_overlapping<T>(items: &mut Vec<T>, span: impl Fn(&T) -> Span) {
 }
 
 fn is_of_gap(gap: &str) -> bool {
-    matches!(gap.to_lowercase().as_str(), " of " | " of the ")
+    is_one_of(gap, &[" of ", " of the "])
 }
 
 /// Whether the actor coded `code` is a state: a country alone, its government or its
@@ -932,7 +944,7 @@ fn is_location(text: &str, span: Span) -> bool {
 }
 
 fn is_in_gap(gap: &str) -> bool {
-    matches!(gap.to_lowercase().as_str(), " in " | " in the ")
+    is_one_of(gap, &[" in ", " in the "])
 }
 
 /// Whether at most two words ("Separatist militants", "Protesters") stand between the start of
@@ -1038,7 +1050,7 @@ fn ends_with_ignore_case(text: &str, suffix: &str) -> bool {
         && text.as_bytes()[text.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
 }
 
-const NEGATION: &[&str] = &[
+const NEGATION_WORDS: &[&str] = &[
     "not",
     "never",
     "no",
@@ -1057,7 +1069,7 @@ const NEGATION: &[&str] = &[
     "halted",
     "stopped",
 ];
-const HYPOTHETICAL: &[&str] = &[
+const HYPOTHETICAL_WORDS: &[&str] = &[
     "if",
     "unless",
     "could",
@@ -1078,7 +1090,7 @@ const HYPOTHETICAL: &[&str] = &[
     "potential",
     "potentially",
 ];
-const FUTURE: &[&str] = &[
+const FUTURE_WORDS: &[&str] = &[
     "will", "would", "shall", "expected", "plans", "planned", "planning", "intends", "intend",
     "going", "set", "future", "soon", "upcoming", "next",
 ];
@@ -1094,37 +1106,75 @@ fn modality(text: &str, cue: Span) -> Modality {
         .map_or(0, |(p, c)| p + c.len_utf8());
     let clause = &before[clause_start..];
     // The last eight words of the clause, back to a contrasting conjunction ("refused to send
-    // weapons but has taken in refugees"), and the cue's own words.
-    let words = || {
-        clause
-            .rsplit(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '\u{2019}'))
-            .filter(|w| !w.is_empty())
-            .take_while(|w| !is_one_of(w, CONTRAST))
-            .take(8)
-    };
-    let cue_words = || text[cue.start..cue.end].split_whitespace();
-    let is_negation = |w: &str| {
-        is_one_of(w, NEGATION)
-            || ends_with_ignore_case(w, "n't")
-            || ends_with_ignore_case(w, "n\u{2019}t")
-    };
-    let has = |list: &[&str]| words().chain(cue_words()).any(|w| is_one_of(w, list));
+    // weapons but has taken in refugees"), and the cue's own words; each word looked up once.
+    let (mut negated, mut hypothetical, mut future) = (false, false, false);
+    for word in clause
+        .rsplit(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '\u{2019}'))
+        .filter(|w| !w.is_empty())
+        .take(8)
+    {
+        let flags = modal_flags(word);
+        if flags & CONTRAST != 0 {
+            break;
+        }
+        negated |= flags & NEGATION != 0
+            || ends_with_ignore_case(word, "n't")
+            || ends_with_ignore_case(word, "n\u{2019}t");
+        hypothetical |= flags & HYPOTHETICAL != 0;
+        future |= flags & FUTURE != 0;
+    }
     // A cue that is itself a refusal or denial ("declined to comment", "denied involvement",
     // "halted aid") states it; only the words before it negate it.
-    if words().any(is_negation) {
-        Modality::Negated
-    } else if has(HYPOTHETICAL) {
+    if negated {
+        return Modality::Negated;
+    }
+    for word in text[cue.start..cue.end].split_whitespace() {
+        let flags = modal_flags(word);
+        hypothetical |= flags & HYPOTHETICAL != 0;
+        future |= flags & FUTURE != 0;
+    }
+    if hypothetical {
         Modality::Hypothetical
-    } else if has(FUTURE) {
+    } else if future {
         Modality::Future
     } else {
         Modality::Asserted
     }
 }
 
+/// What a word says of modality: [`NEGATION`], [`HYPOTHETICAL`], [`FUTURE`] or
+/// [`CONTRAST`], as bits; 0 for most words. One hash lookup of the lower-cased word.
+fn modal_flags(word: &str) -> u8 {
+    static WORDS: std::sync::LazyLock<rustc_hash::FxHashMap<&'static str, u8>> =
+        std::sync::LazyLock::new(|| {
+            let mut words = rustc_hash::FxHashMap::default();
+            for (list, flag) in [
+                (NEGATION_WORDS, NEGATION),
+                (HYPOTHETICAL_WORDS, HYPOTHETICAL),
+                (FUTURE_WORDS, FUTURE),
+                (CONTRAST_WORDS, CONTRAST),
+            ] {
+                for &w in list {
+                    *words.entry(w).or_insert(0) |= flag;
+                }
+            }
+            words
+        });
+    let mut buf = [0u8; 16];
+    crate::phrases::ascii_lower(word, &mut buf)
+        .and_then(|w| WORDS.get(w))
+        .copied()
+        .unwrap_or(0)
+}
+
+const NEGATION: u8 = 1;
+const HYPOTHETICAL: u8 = 2;
+const FUTURE: u8 = 4;
+const CONTRAST: u8 = 8;
+
 /// Conjunctions that start a new clause for modality: "... refused to send weapons but has
 /// taken in refugees".
-const CONTRAST: &[&str] = &["but", "while", "whereas", "although", "though", "yet"];
+const CONTRAST_WORDS: &[&str] = &["but", "while", "whereas", "although", "though", "yet"];
 
 const PREPOSITIONS: &[&str] = &[
     "between", "with", "of", "to", "against", "from", "for", "on", "in", "into", "at", "toward",
@@ -1412,7 +1462,7 @@ const BE: &[&str] = &["was", "were", "is", "are", "been", "being", "be"];
 /// in "rejected a demand by Kyiv" Kyiv made the demand.
 fn is_passive(text: &str, cue: Span, kind: CueKind) -> bool {
     let is_be = |w: &str| is_one_of(w, BE);
-    let participle = |w: &str| crate::inflect::is_past_participle(&w.to_lowercase());
+    let participle = crate::inflect::is_past_participle;
     let cue_text = &text[cue.start..cue.end];
     let mut cue_words = cue_text.split_whitespace();
     let Some(mut first) = cue_words.next() else {
@@ -1609,8 +1659,8 @@ fn source_and_target(
             .rsplit(char::is_whitespace)
             .next()
             .is_some_and(|w| is_one_of(w, REPORTING));
-    let coordinated_verb = ends_with_ignore_case(head, " and")
-        && crate::inflect::is_past_participle(&first_word.to_lowercase());
+    let coordinated_verb =
+        ends_with_ignore_case(head, " and") && crate::inflect::is_past_participle(first_word);
     let subject = if (participle_clause && !after_reporting) || coordinated_verb {
         preceding
             .iter()
@@ -1854,6 +1904,23 @@ mod tests {
         let got: Vec<&str> = c.events.iter().map(|e| e.code.as_str()).collect();
         assert_eq!(got, ["114", "114"]);
         assert_eq!(c.events[0].cue, "summon the Russian ambassador");
+    }
+
+    #[test]
+    fn modal_words_are_lower_case_and_short_enough_to_look_up() {
+        for list in [
+            NEGATION_WORDS,
+            HYPOTHETICAL_WORDS,
+            FUTURE_WORDS,
+            CONTRAST_WORDS,
+        ] {
+            for w in list {
+                assert!(w.len() <= 16 && w.to_ascii_lowercase() == *w, "{w}");
+                assert_ne!(modal_flags(&w.to_uppercase()), 0, "{w}");
+            }
+        }
+        assert_eq!(modal_flags("Wouldn't"), 0);
+        assert_eq!(modal_flags("WILL"), FUTURE);
     }
 
     #[test]

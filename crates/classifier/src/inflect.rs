@@ -189,11 +189,18 @@ const IRREGULAR: &[[&str; 5]] = &[
     ["write", "writes", "wrote", "written", "writing"],
 ];
 
-/// Whether `word` (lower case) can be a past participle: a regular "-ed" form or an irregular
+/// Whether `word` (any ASCII case) can be a past participle: a regular "-ed" form or an irregular
 /// participle ("held", "struck", "taken"). Used to tell a passive ("was criticised") from a
 /// copula with an adjective ("was willing").
 pub fn is_past_participle(word: &str) -> bool {
-    word.ends_with("ed") || IRREGULAR.iter().any(|row| row[3] == word)
+    static IRREGULAR_PARTICIPLES: std::sync::LazyLock<rustc_hash::FxHashSet<&'static str>> =
+        std::sync::LazyLock::new(|| IRREGULAR.iter().map(|row| row[3]).collect());
+    let b = word.as_bytes();
+    if b.len() >= 2 && b[b.len() - 2..].eq_ignore_ascii_case(b"ed") {
+        return true;
+    }
+    let mut buf = [0u8; 24];
+    crate::phrases::ascii_lower(word, &mut buf).is_some_and(|w| IRREGULAR_PARTICIPLES.contains(w))
 }
 
 /// Irregular plurals of nouns found in cue phrases.
@@ -443,6 +450,8 @@ mod tests {
     #[test]
     fn participles() {
         assert!(is_past_participle("criticised"));
+        assert!(is_past_participle("Criticised"));
+        assert!(is_past_participle("STRUCK"));
         assert!(is_past_participle("struck"));
         assert!(is_past_participle("taken"));
         assert!(!is_past_participle("willing"));

@@ -33,6 +33,15 @@ pub(crate) fn on_word_boundaries(text: &str, span: Span) -> bool {
     open_before && open_after
 }
 
+/// `word` with its ASCII letters lower-cased, in `buf`; `None` if it does not fit (no listed
+/// word is that long). For looking words up in sets of lower-case words without allocating.
+pub(crate) fn ascii_lower<'b>(word: &str, buf: &'b mut [u8]) -> Option<&'b str> {
+    let lower = buf.get_mut(..word.len())?;
+    lower.copy_from_slice(word.as_bytes());
+    lower.make_ascii_lowercase();
+    std::str::from_utf8(lower).ok()
+}
+
 /// A sentence prepared for matching: its ASCII-lower-cased copy and where its words are.
 pub(crate) struct Sentence<'t> {
     pub text: &'t str,

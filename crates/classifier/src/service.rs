@@ -171,7 +171,7 @@ impl Handler for TagAndPublish {
             let (span, context) =
                 trace::event_span(STAGE, &raw.article_id, &raw.event_id, parent.as_ref());
             let entered = span.enter();
-            let tagged = self.classifier.classify(&raw);
+            let tagged = self.classifier.tag(raw);
             let subject = self
                 .subjects
                 .tagged(&tagged.category, tagged.primary_actor_token());
@@ -193,9 +193,9 @@ impl Handler for TagAndPublish {
             }
             drop(entered);
             match self.js.send_publish(subject, publish).await {
-                Ok(ack) => pending.push(Pending::Publishing(raw.event_id, tagged.category, ack)),
+                Ok(ack) => pending.push(Pending::Publishing(tagged.event_id, tagged.category, ack)),
                 Err(e) => pending.push(Pending::Done(Outcome::retry(
-                    Some(raw.event_id),
+                    Some(tagged.event_id),
                     Duration::from_secs(2),
                     format!("publishing the tagged event failed: {e}"),
                 ))),

@@ -287,15 +287,20 @@ pub struct TaggedEvent {
 impl TaggedEvent {
     /// Tags a raw event; the classifier fills in the tags.
     pub fn from_raw(raw: &RawEvent, classifier_version: &str) -> Self {
+        Self::new(raw.clone(), classifier_version)
+    }
+
+    /// An untagged event made from `raw`, taking its fields over.
+    pub fn new(raw: RawEvent, classifier_version: &str) -> Self {
         Self {
             schema: SCHEMA_VERSION,
-            event_id: raw.event_id.clone(),
-            article_id: raw.article_id.clone(),
+            event_id: raw.event_id,
+            article_id: raw.article_id,
             sentence_index: raw.sentence_index,
             sentence_count: raw.sentence_count,
-            text: raw.text.clone(),
+            text: raw.text,
             span: raw.span,
-            article: raw.article.clone(),
+            article: raw.article,
             event_date: raw.event_date,
             ingested_at: raw.ingested_at,
             category: CATEGORY_NONE.to_owned(),
