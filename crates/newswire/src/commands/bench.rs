@@ -608,7 +608,7 @@ fn render(r: &Results) -> String {
     }
     let _ = writeln!(
         out,
-        "\nIn-process, one thread: classifier alone {} sentences/s; SQLite store alone {} events/s (batches of 256, synchronous=full, the default), {} events/s with synchronous=normal.\n",
+        "\nIn-process: classifier alone (one thread) {} sentences/s; SQLite store alone (one writer thread, and the store's checkpointer) {} events/s (batches of 256, synchronous=full, the default), {} events/s with synchronous=normal.\n",
         s(&r.classifier_alone_sentences_per_second, 1.0),
         s(&r.store_alone_events_per_second, 1.0),
         s(&r.store_alone_normal_sync_events_per_second, 1.0)
