@@ -356,42 +356,47 @@ pub(crate) enum CueKind {
     Ignore,
 }
 
+/// Distinct texts, each with the position it was first added at.
+#[derive(Default)]
+struct Interned {
+    index: HashMap<String, usize>,
+    texts: Vec<String>,
+}
+
+impl Interned {
+    /// The position of `text`, added at the end if it is new.
+    fn id(&mut self, text: String) -> usize {
+        if let Some(&id) = self.index.get(&text) {
+            return id;
+        }
+        self.index.insert(text.clone(), self.texts.len());
+        self.texts.push(text);
+        self.texts.len() - 1
+    }
+}
+
 /// The cue patterns as they are collected: each distinct first part once, with the cues it
 /// opens, and each distinct second part once.
 #[derive(Default)]
 struct PatternTable {
-    index: HashMap<String, usize>,
-    texts: Vec<String>,
+    firsts: Interned,
     patterns: Vec<CuePattern>,
-    second_index: HashMap<String, usize>,
-    seconds: Vec<String>,
+    seconds: Interned,
 }
 
 impl PatternTable {
     /// Records that `cue` opens with `text` and, for "a ... b", goes on with `second` (lower
     /// case); adds the pattern if it is new.
     fn add(&mut self, text: String, second: Option<String>, cue: usize) {
-        let at = match self.index.get(&text) {
-            Some(&at) => at,
-            None => {
-                self.index.insert(text.clone(), self.texts.len());
-                self.texts.push(text);
-                self.patterns.push(CuePattern::default());
-                self.texts.len() - 1
-            }
-        };
+        let at = self.firsts.id(text);
+        if at == self.patterns.len() {
+            self.patterns.push(CuePattern::default());
+        }
         let Some(second) = second else {
             self.patterns[at].whole.push(cue);
             return;
         };
-        let second = match self.second_index.get(&second) {
-            Some(&id) => id,
-            None => {
-                self.second_index.insert(second.clone(), self.seconds.len());
-                self.seconds.push(second);
-                self.seconds.len() - 1
-            }
-        };
+        let second = self.seconds.id(second);
         let gapped = &mut self.patterns[at].gapped;
         match gapped.binary_search_by_key(&second, |g| g.0) {
             Ok(k) => gapped[k].1.push(cue),
@@ -957,7 +962,11 @@ impl Dictionary {
         // Indexed by first word (crate::phrases): with 31,600 cue forms an Aho-Corasick
         // automaton's overlapping scan was a third of the classifier's time
         // (docs/benchmarks.md, change 15).
-        let phrases = PhraseIndex::new(&[&actor_patterns, &patterns.texts, &patterns.seconds]);
+        let phrases = PhraseIndex::new(&[
+            &actor_patterns,
+            &patterns.firsts.texts,
+            &patterns.seconds.texts,
+        ]);
 
         let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
         for (_, text) in &sources.files {

@@ -5,10 +5,10 @@
 //! starts, and only if that whole word is the phrase's first word (a longer word would put a
 //! word character where the phrase has a boundary). So the phrases are indexed by their first
 //! word, and the sentence's words are looked up one by one: most words open no phrase and cost
-//! one hash probe (for all the phrase sets at once); the few that do are compared in full. This finds exactly the whole-word
-//! matches of an overlapping Aho-Corasick scan (a unit test holds that against the
-//! `aho-corasick` crate) at a fraction of its cost with tens of thousands of phrases, whose
-//! automaton falls out of the CPU caches between sentences.
+//! one hash probe (for all the phrase sets at once); the few that do are compared in full.
+//! This finds exactly the whole-word matches of an overlapping Aho-Corasick scan (a unit test
+//! holds that against the `aho-corasick` crate) at a fraction of its cost with tens of
+//! thousands of phrases, whose automaton falls out of the CPU caches between sentences.
 //!
 //! Matching is ASCII-case-insensitive, as the dictionaries are: the sentence is lower-cased
 //! (ASCII only, so byte offsets are unchanged) once, and the phrases are stored lower-cased.
@@ -17,7 +17,7 @@ use newswire_shared::Span;
 use rustc_hash::FxHashMap;
 
 /// Word characters: letters and digits of any script.
-pub(crate) fn is_word_char(c: char) -> bool {
+fn is_word_char(c: char) -> bool {
     c.is_alphanumeric()
 }
 
@@ -46,7 +46,7 @@ pub(crate) fn ascii_lower<'b>(word: &str, buf: &'b mut [u8]) -> Option<&'b str> 
 pub(crate) struct Sentence<'t> {
     pub text: &'t str,
     /// `text` with ASCII letters lower-cased: the same byte offsets.
-    pub lower: String,
+    lower: String,
     /// Maximal runs of word characters, in order, each with the index's entry for it (the
     /// phrases it opens), if any.
     words: Vec<(Span, Option<u32>)>,
@@ -84,7 +84,7 @@ impl<'t> Sentence<'t> {
 pub(crate) type SetId = usize;
 
 /// Sets of phrases, each phrase found wherever it stands as whole words.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct PhraseIndex {
     /// The hash of a first word (lower case) -> its entry. Words are compared by hash only:
     /// every phrase is compared in full where it may match, so two words sharing a hash
@@ -109,7 +109,7 @@ struct Opener {
     len: u32,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct PhraseSet {
     /// Phrases that open with something other than a word character, ASCII-lower-cased
     /// with their position in the set: tried at every position (the built-in dictionaries

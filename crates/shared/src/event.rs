@@ -285,12 +285,8 @@ pub struct TaggedEvent {
 }
 
 impl TaggedEvent {
-    /// Tags a raw event; the classifier fills in the tags.
-    pub fn from_raw(raw: &RawEvent, classifier_version: &str) -> Self {
-        Self::new(raw.clone(), classifier_version)
-    }
-
-    /// An untagged event made from `raw`, taking its fields over.
+    /// An untagged event made from `raw`, taking its fields over; the classifier fills in the
+    /// tags.
     pub fn new(raw: RawEvent, classifier_version: &str) -> Self {
         Self {
             schema: SCHEMA_VERSION,

@@ -226,16 +226,17 @@ impl Handler for StoreBatch {
         // The write runs on the blocking pool (SQLite calls block) while the worker starts the
         // next batch. Two batches' writes may take the store in either order: the store is
         // idempotent and order is not promised (docs/guarantees.md).
-        let ids: Vec<String> = events.iter().map(|e| e.event.event_id.clone()).collect();
+        // The events stay here too: if the write task fails, their ids go with the retries.
+        let events = Arc::new(events);
         let store = Arc::clone(&self.store);
         let progress = Arc::clone(&self.progress);
-        let write = tokio::task::spawn_blocking(move || {
-            let written = write_events(&store, &events);
-            (events, written)
+        let write = tokio::task::spawn_blocking({
+            let events = Arc::clone(&events);
+            move || write_events(&store, &events)
         });
         Box::pin(async move {
             match write.await {
-                Ok((events, written)) => {
+                Ok(written) => {
                     record_stored(&events, &written, &parents, &progress);
                     for (&i, outcome) in indexes.iter().zip(written.outcomes) {
                         outcomes[i] = Some(outcome);
@@ -243,8 +244,9 @@ impl Handler for StoreBatch {
                 }
                 Err(e) => {
                     let reason = format!("store task failed: {e}");
-                    for (&i, id) in indexes.iter().zip(ids) {
-                        outcomes[i] = Some(Outcome::retry(Some(id), RETRY_DELAY, reason.clone()));
+                    for (&i, event) in indexes.iter().zip(events.iter()) {
+                        let id = Some(event.event.event_id.clone());
+                        outcomes[i] = Some(Outcome::retry(id, RETRY_DELAY, reason.clone()));
                     }
                 }
             }
