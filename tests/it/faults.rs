@@ -41,6 +41,7 @@ fn publish_in_background(
 /// Stages running and 3,000 events being published, some already stored: the moment to
 /// inject a fault.
 struct Flow {
+    args: NatsArgs,
     classifier: Stage,
     sink: Stage,
     store: String,
@@ -62,6 +63,7 @@ async fn start_flow(args: &NatsArgs) -> Flow {
     })
     .await;
     Flow {
+        args: args.clone(),
         classifier,
         sink,
         store,
@@ -75,6 +77,13 @@ impl Flow {
     /// Lets the producer finish, checks the store holds exactly what was published, stops.
     async fn finish(self, timeout: Duration) {
         self.publishing.await.expect("producer finished");
+        if let Err(stored) = wait_all_stored(&self.store, self.expected.len(), timeout).await {
+            panic!(
+                "timed out after {timeout:?}: {stored} of {} events stored; {}",
+                self.expected.len(),
+                describe_consumers(&self.args).await
+            );
+        }
         assert_eventually_stored_exactly(&self.store, &self.expected, timeout).await;
         self.classifier.stop().await;
         self.sink.stop().await;

@@ -4,6 +4,7 @@
 mod dead_letters;
 mod faults;
 mod ingest;
+mod local_server;
 mod operations;
 mod pipeline;
 mod postgres_store;

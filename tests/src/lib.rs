@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 use newswire_producer::Article;
 use newswire_shared::ArticleMeta;
-use newswire_shared::local_server::{NatsServerProcess, free_port};
+use newswire_shared::local_server::{LocalServerError, NatsServerProcess, free_port};
 use newswire_shared::nats::NatsArgs;
 use newswire_shared::shutdown::{self, Trigger};
 use tempfile::TempDir;
@@ -34,11 +34,13 @@ impl TestNats {
         // Stage logs show in a failing test's output (RUST_LOG to change the level).
         newswire_shared::telemetry::init_for_tests();
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port().expect("free port");
-        let server =
-            NatsServerProcess::start("127.0.0.1", port, &dir.path().join("nats"), extra_args)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+        let server = NatsServerProcess::start_on_free_port(
+            "127.0.0.1",
+            &dir.path().join("nats"),
+            extra_args,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
         Self { server, _dir: dir }
     }
 
@@ -247,7 +249,22 @@ pub struct TestCluster {
 }
 
 impl TestCluster {
+    /// Starts `size` nodes routed to each other and waits until every one is ready. Ports
+    /// are found free first; when one was taken before its node could bind it, the whole
+    /// cluster starts again on new ports (the routes name them all).
     pub async fn start(size: usize) -> Self {
+        const ATTEMPTS: usize = 5;
+        let mut attempt = 1;
+        loop {
+            match Self::try_start(size).await {
+                Ok(cluster) => return cluster,
+                Err(e) if e.is_port_taken() && attempt < ATTEMPTS => attempt += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    async fn try_start(size: usize) -> Result<Self, LocalServerError> {
         let dir = tempfile::tempdir().expect("temp dir");
         let ports: Vec<(u16, u16)> = (0..size)
             .map(|_| {
@@ -274,21 +291,17 @@ impl TestCluster {
                 "--routes".to_owned(),
                 routes.clone(),
             ];
-            let node = NatsServerProcess::launch(
+            nodes.push(NatsServerProcess::launch(
                 "127.0.0.1",
                 *client,
                 &dir.path().join(format!("n{i}")),
                 &args,
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
-            nodes.push(node);
+            )?);
         }
         for node in &mut nodes {
-            node.wait_ready(Duration::from_secs(60))
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+            node.wait_ready(Duration::from_secs(60)).await?;
         }
-        Self { nodes, _dir: dir }
+        Ok(Self { nodes, _dir: dir })
     }
 
     /// Every node's URL, comma-separated, as `--nats-url` takes them.
@@ -351,6 +364,21 @@ pub async fn assert_stored_exactly(store: &str, expected: &std::collections::BTr
     );
 }
 
+/// Waits until the store holds at least `n` events; on timeout, the number it holds.
+pub async fn wait_all_stored(store: &str, n: usize, timeout: Duration) -> Result<(), usize> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let stored = stored_count(store, None).await;
+        if stored >= n {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(stored);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits until the store holds as many events as `expected`, gives late redeliveries three
 /// seconds to show up as duplicates, then asserts it holds exactly `expected`.
 pub async fn assert_eventually_stored_exactly(
@@ -358,12 +386,45 @@ pub async fn assert_eventually_stored_exactly(
     expected: &std::collections::BTreeSet<String>,
     timeout: Duration,
 ) {
-    wait_for("every event stored", timeout, || async {
-        (stored_count(store, None).await >= expected.len()).then_some(())
-    })
-    .await;
+    if let Err(stored) = wait_all_stored(store, expected.len(), timeout).await {
+        panic!(
+            "timed out after {timeout:?} waiting for every event stored: {stored} of {}",
+            expected.len()
+        );
+    }
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_stored_exactly(store, expected).await;
+}
+
+/// The state of both stages' durable consumers, for a failure message: where events stopped.
+pub async fn describe_consumers(args: &NatsArgs) -> String {
+    let Ok(client) = newswire_shared::nats::connect(args, "test").await else {
+        return "consumers: cannot connect".to_owned();
+    };
+    let js = jetstream::new(client);
+    let subjects = args.subjects().expect("prefix");
+    let mut out = Vec::new();
+    for (stream, durable) in [
+        (subjects.raw_stream(), "classifier"),
+        (subjects.tagged_stream(), "sink"),
+    ] {
+        let line = match consumer_info(&js, &stream, durable).await {
+            Some(i) => format!(
+                "{stream}/{durable}: delivered {} acked {} pending {} ack pending {} \
+                 redelivered {} waiting pulls {} leader {:?}",
+                i.delivered.stream_sequence,
+                i.ack_floor.stream_sequence,
+                i.num_pending,
+                i.num_ack_pending,
+                i.num_redelivered,
+                i.num_waiting,
+                i.cluster.as_ref().and_then(|c| c.leader.clone()),
+            ),
+            None => format!("{stream}/{durable}: no info"),
+        };
+        out.push(line);
+    }
+    out.join("; ")
 }
 
 /// A durable consumer's info, or `None` while the stream or consumer does not exist.

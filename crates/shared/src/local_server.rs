@@ -57,7 +57,28 @@ pub enum LocalServerError {
         seconds: u64,
         log: String,
     },
+    #[error(
+        "nats-server on {host}:{port} exited before it was ready ({status}); its log ends:\n{log_tail}"
+    )]
+    Exited {
+        host: String,
+        port: u16,
+        status: String,
+        log_tail: String,
+    },
 }
+
+impl LocalServerError {
+    /// Whether the server exited because one of its ports was taken: a port found free was
+    /// bound by another process before the server could bind it, so a new port may work.
+    pub fn is_port_taken(&self) -> bool {
+        matches!(self, Self::Exited { log_tail, .. } if log_tail.contains("address already in use"))
+    }
+}
+
+/// Attempts at starting a server on a port found free before giving up: another process may
+/// bind the port between our finding it free and the server binding it.
+const PORT_ATTEMPTS: usize = 5;
 
 /// The nats-server binary: `NATS_SERVER_BIN`, else `nats-server` on PATH.
 pub fn find_binary() -> Option<PathBuf> {
@@ -82,6 +103,26 @@ impl NatsServerProcess {
         let mut server = Self::launch(host, port, store_dir, extra_args)?;
         server.wait_ready(READY_TIMEOUT).await?;
         Ok(server)
+    }
+
+    /// Starts nats-server as [`start`](Self::start) does on a port found free, trying another
+    /// port when the one found was taken before the server could bind it.
+    pub async fn start_on_free_port(
+        host: &str,
+        store_dir: &Path,
+        extra_args: &[String],
+    ) -> Result<Self, LocalServerError> {
+        let mut attempt = 1;
+        loop {
+            let port = free_port().map_err(|source| LocalServerError::Spawn {
+                binary: "nats-server".to_owned(),
+                source,
+            })?;
+            match Self::start(host, port, store_dir, extra_args).await {
+                Err(e) if e.is_port_taken() && attempt < PORT_ATTEMPTS => attempt += 1,
+                result => return result,
+            }
+        }
     }
 
     /// Starts the process without waiting for it to be ready: cluster nodes become ready only
@@ -130,6 +171,15 @@ impl NatsServerProcess {
         self.store_dir.join("nats-server.log")
     }
 
+    /// The last lines of the server's log, for an error message (the log itself may be in a
+    /// temporary directory that is gone by the time someone reads the message).
+    fn log_tail(&self) -> String {
+        const LINES: usize = 12;
+        let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(LINES)..].join("\n")
+    }
+
     async fn spawn(&mut self) -> Result<(), LocalServerError> {
         self.spawn_process()?;
         self.wait_ready(READY_TIMEOUT).await
@@ -173,12 +223,20 @@ impl NatsServerProcess {
             let exited = self
                 .child
                 .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-                .is_some();
-            if !exited && self.answers_jetstream().await {
+                .and_then(|c| c.try_wait().ok().flatten());
+            if let Some(status) = exited {
+                self.child = None;
+                return Err(LocalServerError::Exited {
+                    host: self.host.clone(),
+                    port: self.port,
+                    status: status.to_string(),
+                    log_tail: self.log_tail(),
+                });
+            }
+            if self.answers_jetstream().await {
                 return Ok(());
             }
-            if exited || tokio::time::Instant::now() >= deadline {
+            if tokio::time::Instant::now() >= deadline {
                 return Err(LocalServerError::NotReady {
                     host: self.host.clone(),
                     port: self.port,

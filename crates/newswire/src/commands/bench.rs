@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use async_nats::jetstream::{self, Message, consumer::PullConsumer, message::PublishMessage};
 use newswire_producer::{Article, Publisher, sentence_events};
 use newswire_shared::ArticleMeta;
-use newswire_shared::local_server::{NatsServerProcess, free_port};
+use newswire_shared::local_server::NatsServerProcess;
 use newswire_shared::nats::{NatsArgs, StreamKind};
 use newswire_shared::worker::{
     ConsumeFrom, ConsumerOptions, Finish, Handler, Outcome, StageConnection,
@@ -424,7 +424,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let server = match &args.url {
         Some(_) => None,
         None => Some(
-            NatsServerProcess::start("127.0.0.1", free_port()?, &dir.path().join("nats"), &[])
+            NatsServerProcess::start_on_free_port("127.0.0.1", &dir.path().join("nats"), &[])
                 .await?,
         ),
     };
