@@ -150,7 +150,7 @@ impl Classifier {
         while i < mentions.len() {
             let m = &mentions[i];
             let next = mentions.get(i + 1);
-            let entry = |m: &Mention| self.dict.actor_terms[m.term].entry.clone();
+            let entry = |m: &Mention| self.dict.actor_terms[m.term].entry.as_str();
             let (actor, used) = match m.target {
                 // "a hotel in Mogadishu", "talks in Addis Ababa": a capital after a
                 // preposition of place is where something happened, not its government.
@@ -199,13 +199,16 @@ impl Classifier {
                                 span,
                                 country,
                                 Some(ROLES[r]),
-                                format!("{}+{}", entry(m), entry(&mentions[i + 1])),
+                                [entry(m), "+", entry(&mentions[i + 1])].concat(),
                             ),
                             end + 1 - i,
                         )
                     } else {
                         let role = matches!(m.target, ActorRef::Capital(_)).then_some("GOV");
-                        (self.actor(text, m.span, country, role, entry(m)), 1)
+                        (
+                            self.actor(text, m.span, country, role, entry(m).to_owned()),
+                            1,
+                        )
                     }
                 }
                 ActorRef::Role(r) => {
@@ -228,7 +231,7 @@ impl Classifier {
                                 span,
                                 &self.dict.countries[c],
                                 Some(ROLES[r]),
-                                format!("{}+{}", entry(n), entry(m)),
+                                [entry(n), "+", entry(m)].concat(),
                             );
                             // "the foreign ministers of Japan, China and South Korea": the
                             // role covers the whole list.
@@ -246,7 +249,7 @@ impl Classifier {
                                     k.span,
                                     &self.dict.countries[c],
                                     Some(ROLES[r]),
-                                    format!("{}+{}", entry(k), entry(m)),
+                                    [entry(k), "+", entry(m)].concat(),
                                 ));
                                 prev_end = k.span.end;
                                 used += 1;
@@ -285,7 +288,10 @@ impl Classifier {
                             Some(org) => (org.code.as_str(), None),
                             None => (person.country.as_str(), Some(role)),
                         };
-                    (self.actor(text, m.span, country, role, entry(m)), 1)
+                    (
+                        self.actor(text, m.span, country, role, entry(m).to_owned()),
+                        1,
+                    )
                 }
                 ActorRef::Org(o) => {
                     let org = &self.dict.orgs[o];
@@ -295,7 +301,7 @@ impl Classifier {
                         role: org.role.clone(),
                         mention: text[m.span.start..m.span.end].to_owned(),
                         span: m.span,
-                        entry: entry(m),
+                        entry: entry(m).to_owned(),
                     };
                     (actor, 1)
                 }
@@ -338,7 +344,7 @@ impl Classifier {
         entry: String,
     ) -> Actor {
         Actor {
-            code: format!("{country}{}", role.unwrap_or("")),
+            code: [country, role.unwrap_or("")].concat(),
             country: Some(country.to_owned()),
             role: role.map(str::to_owned),
             mention: text[span.start..span.end].to_owned(),
@@ -565,7 +571,7 @@ fn is_trailing_attribution(text: &str, cue: Span) -> bool {
     let adverbial = tail
         .split(|c: char| !c.is_alphanumeric())
         .find(|w| !w.is_empty())
-        .is_none_or(|w| is_one_of(w, ATTRIBUTION_ADVERBIALS) || is_one_of(w, WEEKDAYS));
+        .is_none_or(|w| is_a(w, class::ATTRIBUTION_ADVERBIAL | class::WEEKDAY));
     (1..=8).contains(&subject_words) && tail.split_whitespace().count() <= 5 && adverbial
 }
 
@@ -832,13 +838,14 @@ fn is_reference(text: &str, cue: Span) -> bool {
     let mut referring = false;
     let mut words = words.peekable();
     while let Some(w) = words.next() {
-        let is = |list: &[&str]| is_one_of(w, list);
-        if is(SUPPORT_VERBS) {
+        let classes = word_classes(w);
+        let is = |class: u32| classes & class != 0;
+        if is(class::SUPPORT_VERB) {
             return false;
         }
         // Past the determiner, a preposition means the verb before it governs another noun:
         // "pledged support for Russia's invasion".
-        if referring && (is(BACKGROUND) || is(PREPOSITIONS)) {
+        if referring && is(class::BACKGROUND_WORD | class::PREPOSITION) {
             break;
         }
         if !referring {
@@ -846,9 +853,10 @@ fn is_reference(text: &str, cue: Span) -> bool {
                 ends_with_ignore_case(w, "'s") || ends_with_ignore_case(w, "\u{2019}s");
             let of_amount = w.eq_ignore_ascii_case("of")
                 && words.peek().is_some_and(|n| {
-                    is_one_of(n, QUANTITY) || n.chars().all(|c| c.is_ascii_digit() || c == ',')
+                    is_a(n, class::QUANTITY_WORD)
+                        || n.chars().all(|c| c.is_ascii_digit() || c == ',')
                 });
-            if (is(DETERMINERS) || is(BACKGROUND) || possessive) && !of_amount {
+            if (is(class::DETERMINER | class::BACKGROUND_WORD) || possessive) && !of_amount {
                 referring = true;
                 // A support verb may still govern the phrase: "carried out a campaign of
                 // ethnic cleansing", "provide 40 million euros in military assistance".
@@ -932,7 +940,7 @@ fn is_location(text: &str, span: Span) -> bool {
     let Some((at, word)) = word_before_at(text, span.start) else {
         return false;
     };
-    if !is_one_of(word, PLACE) {
+    if !is_a(word, class::PLACE_PREPOSITION) {
         return false;
     }
     !is_one_of(
@@ -970,7 +978,7 @@ fn is_appositive_gap(gap: &str) -> bool {
         let words: Vec<&str> = rest.split_whitespace().collect();
         words.len() <= 2
             && !rest.contains(',')
-            && words.iter().all(|w| is_one_of(w, APPOSITIVE_WORDS))
+            && words.iter().all(|w| is_a(w, class::APPOSITIVE_WORD))
     })
 }
 
@@ -1113,15 +1121,15 @@ fn modality(text: &str, cue: Span) -> Modality {
         .filter(|w| !w.is_empty())
         .take(8)
     {
-        let flags = modal_flags(word);
-        if flags & CONTRAST != 0 {
+        let flags = word_classes(word);
+        if flags & class::CONTRAST != 0 {
             break;
         }
-        negated |= flags & NEGATION != 0
+        negated |= flags & class::NEGATION != 0
             || ends_with_ignore_case(word, "n't")
             || ends_with_ignore_case(word, "n\u{2019}t");
-        hypothetical |= flags & HYPOTHETICAL != 0;
-        future |= flags & FUTURE != 0;
+        hypothetical |= flags & class::HYPOTHETICAL != 0;
+        future |= flags & class::FUTURE != 0;
     }
     // A cue that is itself a refusal or denial ("declined to comment", "denied involvement",
     // "halted aid") states it; only the words before it negate it.
@@ -1129,9 +1137,9 @@ fn modality(text: &str, cue: Span) -> Modality {
         return Modality::Negated;
     }
     for word in text[cue.start..cue.end].split_whitespace() {
-        let flags = modal_flags(word);
-        hypothetical |= flags & HYPOTHETICAL != 0;
-        future |= flags & FUTURE != 0;
+        let flags = word_classes(word);
+        hypothetical |= flags & class::HYPOTHETICAL != 0;
+        future |= flags & class::FUTURE != 0;
     }
     if hypothetical {
         Modality::Hypothetical
@@ -1142,35 +1150,79 @@ fn modality(text: &str, cue: Span) -> Modality {
     }
 }
 
-/// What a word says of modality: [`NEGATION`], [`HYPOTHETICAL`], [`FUTURE`] or
-/// [`CONTRAST`], as bits; 0 for most words. One hash lookup of the lower-cased word.
-fn modal_flags(word: &str) -> u8 {
-    static WORDS: std::sync::LazyLock<rustc_hash::FxHashMap<&'static str, u8>> =
+/// The closed word classes the coder asks about, as bits: each is one of the word lists of
+/// this module. [`word_classes`] answers for all of them with one lookup.
+mod class {
+    pub const NEGATION: u32 = 1 << 0;
+    pub const HYPOTHETICAL: u32 = 1 << 1;
+    pub const FUTURE: u32 = 1 << 2;
+    pub const CONTRAST: u32 = 1 << 3;
+    pub const ATTRIBUTION_ADVERBIAL: u32 = 1 << 4;
+    pub const DETERMINER: u32 = 1 << 5;
+    pub const BACKGROUND_WORD: u32 = 1 << 6;
+    pub const QUANTITY_WORD: u32 = 1 << 7;
+    pub const SUPPORT_VERB: u32 = 1 << 8;
+    pub const APPOSITIVE_WORD: u32 = 1 << 9;
+    pub const PREPOSITION: u32 = 1 << 10;
+    pub const WEEKDAY: u32 = 1 << 11;
+    pub const MONTH: u32 = 1 << 12;
+    pub const NOT_NAME: u32 = 1 << 13;
+    pub const REPORTING_VERB: u32 = 1 << 14;
+    pub const BE_FORM: u32 = 1 << 15;
+    pub const NOUN_PHRASE_OPENER: u32 = 1 << 16;
+    pub const PLACE_PREPOSITION: u32 = 1 << 17;
+}
+
+/// Each word list with its class.
+const WORD_CLASSES: &[(&[&str], u32)] = &[
+    (NEGATION_WORDS, class::NEGATION),
+    (HYPOTHETICAL_WORDS, class::HYPOTHETICAL),
+    (FUTURE_WORDS, class::FUTURE),
+    (CONTRAST_WORDS, class::CONTRAST),
+    (ATTRIBUTION_ADVERBIALS, class::ATTRIBUTION_ADVERBIAL),
+    (DETERMINERS, class::DETERMINER),
+    (BACKGROUND, class::BACKGROUND_WORD),
+    (QUANTITY, class::QUANTITY_WORD),
+    (SUPPORT_VERBS, class::SUPPORT_VERB),
+    (APPOSITIVE_WORDS, class::APPOSITIVE_WORD),
+    (PREPOSITIONS, class::PREPOSITION),
+    (WEEKDAYS, class::WEEKDAY),
+    (MONTHS, class::MONTH),
+    (NOT_NAMES, class::NOT_NAME),
+    (REPORTING, class::REPORTING_VERB),
+    (BE, class::BE_FORM),
+    (NOUN_PHRASE_OPENERS, class::NOUN_PHRASE_OPENER),
+    (PLACE, class::PLACE_PREPOSITION),
+];
+
+/// The longest word of any class list, in bytes (a test holds the lists to it).
+const LONGEST_CLASS_WORD: usize = 16;
+
+/// Which of the [`class`] lists `word` is on, in any ASCII case, as bits; 0 for most words.
+/// One hash lookup of the lower-cased word: the coder asks this for every word around every
+/// cue, and the lists hold up to 161 words.
+fn word_classes(word: &str) -> u32 {
+    static WORDS: std::sync::LazyLock<rustc_hash::FxHashMap<&'static str, u32>> =
         std::sync::LazyLock::new(|| {
             let mut words = rustc_hash::FxHashMap::default();
-            for (list, flag) in [
-                (NEGATION_WORDS, NEGATION),
-                (HYPOTHETICAL_WORDS, HYPOTHETICAL),
-                (FUTURE_WORDS, FUTURE),
-                (CONTRAST_WORDS, CONTRAST),
-            ] {
+            for &(list, class) in WORD_CLASSES {
                 for &w in list {
-                    *words.entry(w).or_insert(0) |= flag;
+                    *words.entry(w).or_insert(0) |= class;
                 }
             }
             words
         });
-    let mut buf = [0u8; 16];
+    let mut buf = [0u8; LONGEST_CLASS_WORD];
     crate::phrases::ascii_lower(word, &mut buf)
         .and_then(|w| WORDS.get(w))
         .copied()
         .unwrap_or(0)
 }
 
-const NEGATION: u8 = 1;
-const HYPOTHETICAL: u8 = 2;
-const FUTURE: u8 = 4;
-const CONTRAST: u8 = 8;
+/// Whether `word` is on any of the lists of `classes` (bits of [`class`]).
+fn is_a(word: &str, classes: u32) -> bool {
+    word_classes(word) & classes != 0
+}
 
 /// Conjunctions that start a new clause for modality: "... refused to send weapons but has
 /// taken in refugees".
@@ -1222,7 +1274,7 @@ fn is_one_of(word: &str, list: &[&str]) -> bool {
 /// Whether `actor` is the object of a preposition: "with Russia", "between Moscow and Pyongyang".
 fn in_prepositional_phrase(text: &str, actors: &[Actor], actor: &Actor) -> bool {
     let word = word_before(text, actor.span.start);
-    if is_one_of(word, PREPOSITIONS) {
+    if is_a(word, class::PREPOSITION) {
         return true;
     }
     if is_one_of(word, &["and", "or"]) {
@@ -1339,9 +1391,7 @@ fn capitalised_runs(text: &str, from: usize, to: usize, actors: &[Actor]) -> Vec
                 .trim_end_matches(|c: char| !c.is_alphanumeric())
                 .len();
         let capitalised = token.chars().next().is_some_and(char::is_uppercase)
-            && !is_one_of(token, NOT_NAMES)
-            && !is_one_of(token, WEEKDAYS)
-            && !is_one_of(token, MONTHS)
+            && !is_a(token, class::NOT_NAME | class::WEEKDAY | class::MONTH)
             && !actors
                 .iter()
                 .any(|a| a.span.start < end && start < a.span.end);
@@ -1442,7 +1492,7 @@ fn attribution_start(text: &str) -> Option<usize> {
             .any(|(i, w)| {
                 let w = w.trim_end_matches(['.', ',', ';']);
                 (1..=8).contains(&i)
-                    && is_one_of(w, REPORTING)
+                    && is_a(w, class::REPORTING_VERB)
                     && rest
                         .split([',', ';'])
                         .next()
@@ -1461,7 +1511,7 @@ const BE: &[&str] = &["was", "were", "is", "are", "been", "being", "be"];
 /// noun ("an attack by") or a participle ("a plan rejected by"), but not after a verb's object:
 /// in "rejected a demand by Kyiv" Kyiv made the demand.
 fn is_passive(text: &str, cue: Span, kind: CueKind) -> bool {
-    let is_be = |w: &str| is_one_of(w, BE);
+    let is_be = |w: &str| is_a(w, class::BE_FORM);
     let participle = crate::inflect::is_past_participle;
     let cue_text = &text[cue.start..cue.end];
     let mut cue_words = cue_text.split_whitespace();
@@ -1522,8 +1572,7 @@ fn starts_a_verb(word: &str) -> bool {
         .chars()
         .next()
         .is_none_or(|c| c.is_uppercase() || c.is_numeric())
-        || is_one_of(word, DETERMINERS)
-        || is_one_of(word, NOUN_PHRASE_OPENERS);
+        || is_a(word, class::DETERMINER | class::NOUN_PHRASE_OPENER);
     !noun_phrase
 }
 
@@ -1658,7 +1707,7 @@ fn source_and_target(
             .trim_end_matches(',')
             .rsplit(char::is_whitespace)
             .next()
-            .is_some_and(|w| is_one_of(w, REPORTING));
+            .is_some_and(|w| is_a(w, class::REPORTING_VERB));
     let coordinated_verb =
         ends_with_ignore_case(head, " and") && crate::inflect::is_past_participle(first_word);
     let subject = if (participle_clause && !after_reporting) || coordinated_verb {
@@ -1746,7 +1795,7 @@ fn source_and_target(
                 .filter(|a| {
                     violent
                         || a.role.is_some()
-                        || !is_one_of(word_before(text, a.span.start), PLACE)
+                        || !is_a(word_before(text, a.span.start), class::PLACE_PREPOSITION)
                 })
                 .min_by_key(|a| a.span.start)
                 .copied();
@@ -1907,20 +1956,20 @@ mod tests {
     }
 
     #[test]
-    fn modal_words_are_lower_case_and_short_enough_to_look_up() {
-        for list in [
-            NEGATION_WORDS,
-            HYPOTHETICAL_WORDS,
-            FUTURE_WORDS,
-            CONTRAST_WORDS,
-        ] {
+    fn class_words_are_lower_case_and_short_enough_to_look_up() {
+        for &(list, class) in WORD_CLASSES {
             for w in list {
-                assert!(w.len() <= 16 && w.to_ascii_lowercase() == *w, "{w}");
-                assert_ne!(modal_flags(&w.to_uppercase()), 0, "{w}");
+                assert!(
+                    w.len() <= LONGEST_CLASS_WORD && w.to_ascii_lowercase() == *w,
+                    "{w}"
+                );
+                assert_ne!(word_classes(&w.to_uppercase()) & class, 0, "{w}");
             }
         }
-        assert_eq!(modal_flags("Wouldn't"), 0);
-        assert_eq!(modal_flags("WILL"), FUTURE);
+        assert_eq!(word_classes("Wouldn't"), 0);
+        assert_eq!(word_classes("WILL"), class::FUTURE);
+        assert!(is_a("Under", class::BACKGROUND_WORD | class::PREPOSITION));
+        assert!(!is_a("underwrote", class::BACKGROUND_WORD));
     }
 
     #[test]
