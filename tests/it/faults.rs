@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use async_nats::jetstream;
 use newswire_classifier::ClassifierConfig;
 use newswire_producer::Publisher;
 use newswire_shared::nats::NatsArgs;
@@ -192,8 +193,24 @@ async fn a_locked_store_delays_but_loses_nothing_and_bounds_what_is_in_flight() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_node_cluster_survives_losing_a_node() {
     let mut cluster = TestCluster::start(3).await;
-    let flow = start_flow(&cluster.args()).await;
-    // Lose a node for good (as a crash would).
-    cluster.nodes[0].kill().await;
+    let args = cluster.args();
+    let flow = start_flow(&args).await;
+    // Lose the node leading the classifier's consumer for good, as a crash would: its
+    // replicas elect a new leader while events are in flight.
+    let js = jetstream::new(
+        newswire_shared::nats::connect(&args, "test")
+            .await
+            .expect("connects"),
+    );
+    let subjects = args.subjects().expect("prefix");
+    let leader = consumer_info(&js, &subjects.raw_stream(), "classifier")
+        .await
+        .and_then(|i| i.cluster.and_then(|c| c.leader))
+        .expect("the consumer has a leader");
+    let node: usize = leader
+        .trim_start_matches('n')
+        .parse()
+        .expect("nodes are named n0, n1, ...");
+    cluster.nodes[node].kill().await;
     flow.finish(Duration::from_secs(180)).await;
 }
