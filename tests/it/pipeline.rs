@@ -159,12 +159,15 @@ async fn stored_sample_carries_the_expected_actors_and_categories() {
             .unwrap_or_else(|| panic!("no stored sentence starts with {start:?}"))
     };
     let countries = |e: &TaggedEvent| -> Vec<String> {
-        e.actors.iter().filter_map(|a| a.country.clone()).collect()
+        e.actors
+            .iter()
+            .filter_map(|a| a.country.as_ref().map(ToString::to_string))
+            .collect()
     };
     let codes =
-        |e: &TaggedEvent| -> Vec<String> { e.actors.iter().map(|a| a.code.clone()).collect() };
+        |e: &TaggedEvent| -> Vec<String> { e.actors.iter().map(|a| a.code.to_string()).collect() };
     let roots =
-        |e: &TaggedEvent| -> Vec<String> { e.events.iter().map(|c| c.root.clone()).collect() };
+        |e: &TaggedEvent| -> Vec<String> { e.events.iter().map(|c| c.root.to_string()).collect() };
     let has_all =
         |have: Vec<String>, want: &[&str]| want.iter().all(|w| have.iter().any(|h| h == w));
     let has_any =

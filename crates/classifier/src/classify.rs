@@ -11,7 +11,9 @@
 //!    with its CAMEO code, modality from the words before it, and source and target from
 //!    the word order around it ("by X" in passives).
 
-use newswire_shared::{Actor, CATEGORY_NONE, CodedEvent, Modality, RawEvent, Span, TaggedEvent};
+use newswire_shared::{
+    Actor, CATEGORY_NONE, CodedEvent, CompactString, Modality, RawEvent, Span, TaggedEvent,
+};
 use time::Date;
 
 use crate::dict::{ACTOR_TERMS, ActorRef, CUE_PATTERNS, CueKind, Dictionary, ROLES, SECOND_PARTS};
@@ -87,7 +89,7 @@ impl Classifier {
         let date = raw.article.published_at.map(|t| t.date());
         let coding = self.code(&raw.text, date);
         let mut tagged = TaggedEvent::new(raw, &self.version);
-        tagged.category = coding.primary_category().to_owned();
+        tagged.category = coding.primary_category().into();
         tagged.actors = coding.actors;
         tagged.events = coding.events;
         tagged.reporter = coding.reporter;
@@ -199,16 +201,13 @@ impl Classifier {
                                 span,
                                 country,
                                 Some(ROLES[r]),
-                                [entry(m), "+", entry(&mentions[i + 1])].concat(),
+                                joined(&[entry(m), "+", entry(&mentions[i + 1])]),
                             ),
                             end + 1 - i,
                         )
                     } else {
                         let role = matches!(m.target, ActorRef::Capital(_)).then_some("GOV");
-                        (
-                            self.actor(text, m.span, country, role, entry(m).to_owned()),
-                            1,
-                        )
+                        (self.actor(text, m.span, country, role, entry(m).into()), 1)
                     }
                 }
                 ActorRef::Role(r) => {
@@ -231,7 +230,7 @@ impl Classifier {
                                 span,
                                 &self.dict.countries[c],
                                 Some(ROLES[r]),
-                                [entry(n), "+", entry(m)].concat(),
+                                joined(&[entry(n), "+", entry(m)]),
                             );
                             // "the foreign ministers of Japan, China and South Korea": the
                             // role covers the whole list.
@@ -249,7 +248,7 @@ impl Classifier {
                                     k.span,
                                     &self.dict.countries[c],
                                     Some(ROLES[r]),
-                                    [entry(k), "+", entry(m)].concat(),
+                                    joined(&[entry(k), "+", entry(m)]),
                                 ));
                                 prev_end = k.span.end;
                                 used += 1;
@@ -288,20 +287,17 @@ impl Classifier {
                             Some(org) => (org.code.as_str(), None),
                             None => (person.country.as_str(), Some(role)),
                         };
-                    (
-                        self.actor(text, m.span, country, role, entry(m).to_owned()),
-                        1,
-                    )
+                    (self.actor(text, m.span, country, role, entry(m).into()), 1)
                 }
                 ActorRef::Org(o) => {
                     let org = &self.dict.orgs[o];
                     let actor = Actor {
-                        code: org.code.clone(),
-                        country: Some(org.country.clone().unwrap_or_else(|| org.code.clone())),
-                        role: org.role.clone(),
-                        mention: text[m.span.start..m.span.end].to_owned(),
+                        code: org.code.as_str().into(),
+                        country: Some(org.country.as_deref().unwrap_or(&org.code).into()),
+                        role: org.role.as_deref().map(Into::into),
+                        mention: text[m.span.start..m.span.end].into(),
                         span: m.span,
-                        entry: entry(m).to_owned(),
+                        entry: entry(m).into(),
                     };
                     (actor, 1)
                 }
@@ -329,7 +325,7 @@ impl Classifier {
                 );
             if shares {
                 bare.role.clone_from(&next.role);
-                bare.code = format!("{}{}", bare.code, next.role.as_deref().unwrap_or(""));
+                bare.code.push_str(next.role.as_deref().unwrap_or(""));
             }
         }
         (actors, reporter)
@@ -341,13 +337,13 @@ impl Classifier {
         span: Span,
         country: &str,
         role: Option<&str>,
-        entry: String,
+        entry: CompactString,
     ) -> Actor {
         Actor {
-            code: [country, role.unwrap_or("")].concat(),
-            country: Some(country.to_owned()),
-            role: role.map(str::to_owned),
-            mention: text[span.start..span.end].to_owned(),
+            code: joined(&[country, role.unwrap_or("")]),
+            country: Some(country.into()),
+            role: role.map(Into::into),
+            mention: text[span.start..span.end].into(),
             span,
             entry,
         }
@@ -494,14 +490,14 @@ impl Classifier {
                 CodedEvent {
                     source_text,
                     target_text,
-                    code: info.code.clone(),
-                    root: info.root.clone(),
-                    name: info.name.clone(),
-                    category: info.category.clone(),
+                    code: info.code.as_str().into(),
+                    root: info.root.as_str().into(),
+                    name: info.name.as_str().into(),
+                    category: info.category.as_str().into(),
                     quad_class: info.quad_class,
                     goldstein: info.goldstein,
-                    plover: info.plover.clone(),
-                    cue: text[span.start..span.end].to_owned(),
+                    plover: info.plover.as_deref().map(Into::into),
+                    cue: text[span.start..span.end].into(),
                     cue_span: span,
                     source,
                     target,
@@ -553,6 +549,16 @@ impl Classifier {
             .or_else(|| texts().find(|&(t, _)| listed(t)))
             .map(|(_, entry)| entry)
     }
+}
+
+/// `parts` joined into one string, allocated only when longer than a [`CompactString`] holds
+/// inline (24 bytes: every actor code, most dictionary entries).
+fn joined(parts: &[&str]) -> CompactString {
+    let mut out = CompactString::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        out.push_str(part);
+    }
+    out
 }
 
 /// "..., the Kremlin said." or "..., officials said on Monday, citing ...": a statement verb
@@ -1415,7 +1421,7 @@ fn capitalised_runs(text: &str, from: usize, to: usize, actors: &[Actor]) -> Vec
 
 /// The unknown name right before the cue in its clause (the subject), if any: the last run of
 /// capitalised words, not counting the sentence's first word alone.
-fn unknown_name_before(text: &str, cue: Span, actors: &[Actor]) -> Option<String> {
+fn unknown_name_before(text: &str, cue: Span, actors: &[Actor]) -> Option<CompactString> {
     let before = &text[..cue.start];
     let clause_start = before
         .rmatch_indices([',', ';', ':'])
@@ -1429,12 +1435,12 @@ fn unknown_name_before(text: &str, cue: Span, actors: &[Actor]) -> Option<String
     }
     let name = &text[run.start..run.end];
     let opens_sentence = text[..run.start].trim().is_empty();
-    (!opens_sentence || name.contains(' ')).then(|| name.to_owned())
+    (!opens_sentence || name.contains(' ')).then(|| name.into())
 }
 
 /// The unknown agent of a passive: the name right after a "by" that follows the cue in its
 /// clause ("was attacked by Wagner Group fighters").
-fn unknown_agent_after_by(text: &str, cue: Span, actors: &[Actor]) -> Option<String> {
+fn unknown_agent_after_by(text: &str, cue: Span, actors: &[Actor]) -> Option<CompactString> {
     let after = &text[cue.end..];
     let clause_end = after.find([',', ';', ':', '.']).unwrap_or(after.len());
     let by = after[..clause_end]
@@ -1443,12 +1449,11 @@ fn unknown_agent_after_by(text: &str, cue: Span, actors: &[Actor]) -> Option<Str
         .0;
     let from = cue.end + by + 2;
     let run = *capitalised_runs(text, from, cue.end + clause_end, actors).first()?;
-    (text[from..run.start].split_whitespace().count() <= 2)
-        .then(|| text[run.start..run.end].to_owned())
+    (text[from..run.start].split_whitespace().count() <= 2).then(|| text[run.start..run.end].into())
 }
 
 /// The unknown name right after the cue in its clause (the object), if any.
-fn unknown_name_after(text: &str, cue: Span, actors: &[Actor]) -> Option<String> {
+fn unknown_name_after(text: &str, cue: Span, actors: &[Actor]) -> Option<CompactString> {
     let after = &text[cue.end..];
     let clause_end = after
         .find([',', ';', ':', '.'])
@@ -1456,7 +1461,7 @@ fn unknown_name_after(text: &str, cue: Span, actors: &[Actor]) -> Option<String>
     let run = *capitalised_runs(text, cue.end, clause_end, actors).first()?;
     // At most three words between the cue and the name ("attacked the town of Bakhmut").
     (text[cue.end..run.start].split_whitespace().count() <= 3)
-        .then(|| text[run.start..run.end].to_owned())
+        .then(|| text[run.start..run.end].into())
 }
 
 /// Verbs that close a sentence with its source: "..., the ministry said."
@@ -1649,7 +1654,7 @@ fn source_and_target(
     all_actors: &[Actor],
     attribution: Option<usize>,
     voice: Voice,
-) -> (Option<String>, Option<String>) {
+) -> (Option<CompactString>, Option<CompactString>) {
     let end = attribution.filter(|&p| p >= cue.end).unwrap_or(text.len());
     let actors: Vec<&Actor> = all_actors.iter().filter(|a| a.span.end <= end).collect();
     let after_cue = &text[cue.end..];

@@ -192,7 +192,7 @@ pub fn evaluate(classifier: &Classifier, gold: &[GoldItem]) -> Report {
             .and_then(|d| Date::parse(d, &format).ok());
         let coding: Coding = classifier.code(&item.text, date);
         let predicted_codes: BTreeSet<String> =
-            coding.actors.iter().map(|a| a.code.clone()).collect();
+            coding.actors.iter().map(|a| a.code.to_string()).collect();
         let gold_codes: BTreeSet<String> = item.actors.iter().cloned().collect();
         report.actor_code.add_sets(&gold_codes, &predicted_codes);
         report.actor_country.add_sets(
@@ -202,7 +202,7 @@ pub fn evaluate(classifier: &Classifier, gold: &[GoldItem]) -> Report {
         let gold_roots: BTreeSet<String> =
             item.events.iter().map(|e| e.code[..2].to_owned()).collect();
         let predicted_roots: BTreeSet<String> =
-            coding.events.iter().map(|e| e.root.clone()).collect();
+            coding.events.iter().map(|e| e.root.to_string()).collect();
         report.root.add_sets(&gold_roots, &predicted_roots);
         for root in gold_roots.union(&predicted_roots) {
             let one = |set: &BTreeSet<String>| {
@@ -219,7 +219,7 @@ pub fn evaluate(classifier: &Classifier, gold: &[GoldItem]) -> Report {
         }
         report.code.add_sets(
             &item.events.iter().map(|e| e.code.clone()).collect(),
-            &coding.events.iter().map(|e| e.code.clone()).collect(),
+            &coding.events.iter().map(|e| e.code.to_string()).collect(),
         );
         // Match gold events to predicted ones of the same root, same code first.
         let mut used = vec![false; coding.events.len()];
@@ -241,7 +241,9 @@ pub fn evaluate(classifier: &Classifier, gold: &[GoldItem]) -> Report {
             used[i] = true;
             let p = &coding.events[i];
             report.matched += 1;
-            if p.source == g.source && p.target == g.target {
+            if p.source.as_deref() == g.source.as_deref()
+                && p.target.as_deref() == g.target.as_deref()
+            {
                 report.pair_correct += 1;
             } else {
                 all_matched_right = false;
@@ -257,7 +259,7 @@ pub fn evaluate(classifier: &Classifier, gold: &[GoldItem]) -> Report {
                 id: item.id.clone(),
                 text: item.text.clone(),
                 gold_actors: item.actors.clone(),
-                predicted_actors: coding.actors.iter().map(|a| a.code.clone()).collect(),
+                predicted_actors: coding.actors.iter().map(|a| a.code.to_string()).collect(),
                 gold_events: item
                     .events
                     .iter()

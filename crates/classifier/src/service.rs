@@ -12,7 +12,7 @@ use newswire_shared::trace;
 use newswire_shared::worker::{
     ConsumeFrom, ConsumerOptions, Finish, Handler, Outcome, Progress, StageConnection,
 };
-use newswire_shared::{RawEvent, Subjects};
+use newswire_shared::{CompactString, RawEvent, Subjects};
 use tracing::{debug, info};
 
 use crate::classify::Classifier;
@@ -138,7 +138,7 @@ struct TagAndPublish {
 
 enum Pending {
     Done(Outcome),
-    Publishing(String, String, PublishAckFuture),
+    Publishing(String, CompactString, PublishAckFuture),
 }
 
 impl Handler for TagAndPublish {

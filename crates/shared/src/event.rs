@@ -5,6 +5,7 @@
 //! know, so a newer producer can add optional fields without breaking older stages.
 //! Offsets are UTF-8 byte offsets, `start` inclusive and `end` exclusive.
 
+pub use compact_str::{CompactString, ToCompactString};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
@@ -164,19 +165,24 @@ impl RawEvent {
 pub struct Actor {
     /// CAMEO-style code: country (ISO 3166-1 alpha-3) or international body, plus role,
     /// e.g. `RUSGOV`, `PRKMIL`, `KORMED`, `IGOUNO`; a bare country such as `KOR` when no role is known.
-    pub code: String,
+    #[schemars(with = "String")]
+    pub code: CompactString,
     /// ISO 3166-1 alpha-3 country, or the body's code for international organisations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub country: Option<CompactString>,
     /// CAMEO role: GOV, MIL, COP, JUD, LEG, MED, OPP, REB, BUS, CVL, REF, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub role: Option<CompactString>,
     /// The text that named the actor.
-    pub mention: String,
+    #[schemars(with = "String")]
+    pub mention: CompactString,
     /// Where the mention sits in the sentence (UTF-8 byte offsets).
     pub span: Span,
     /// The dictionary entry that matched, e.g. `person:Vladimir Putin` or `country:KOR+role:GOV`.
-    pub entry: String,
+    #[schemars(with = "String")]
+    pub entry: CompactString,
 }
 
 /// How the sentence presents a coded event.
@@ -208,13 +214,17 @@ impl Modality {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CodedEvent {
     /// CAMEO code as a string, 3 digits where the cue is specific (`057`), else the root plus `0` (`130`).
-    pub code: String,
+    #[schemars(with = "String")]
+    pub code: CompactString,
     /// CAMEO root code, 2 digits (`13`).
-    pub root: String,
+    #[schemars(with = "String")]
+    pub root: CompactString,
     /// CAMEO name of `code`.
-    pub name: String,
+    #[schemars(with = "String")]
+    pub name: CompactString,
     /// Subject token of the root type, e.g. `threaten`, `provide_aid`.
-    pub category: String,
+    #[schemars(with = "String")]
+    pub category: CompactString,
     /// 1 verbal cooperation (01-05), 2 material cooperation (06-09), 3 verbal conflict (10-14),
     /// 4 material conflict (15-20): GDELT's convention.
     pub quad_class: u8,
@@ -222,24 +232,30 @@ pub struct CodedEvent {
     pub goldstein: f32,
     /// PLOVER event type the code maps to (none for 01 and 02, which PLOVER dropped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plover: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub plover: Option<CompactString>,
     /// The cue phrase as written in the sentence.
-    pub cue: String,
+    #[schemars(with = "String")]
+    pub cue: CompactString,
     pub cue_span: Span,
     /// Code of the acting actor, where identifiable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub source: Option<CompactString>,
     /// Code of the receiving actor, where identifiable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub target: Option<CompactString>,
     /// The acting actor as written, when no dictionary actor stands there but a capitalised
     /// name does ("Wagner fighters seized ..."): kept as raw text rather than dropped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_text: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub source_text: Option<CompactString>,
     /// The receiving actor as written, when no dictionary actor stands there but a capitalised
     /// name does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_text: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub target_text: Option<CompactString>,
     pub modality: Modality,
     /// Confidence in [0, 1].
     pub confidence: f32,
@@ -269,7 +285,8 @@ pub struct TaggedEvent {
     #[schemars(with = "String")]
     pub ingested_at: OffsetDateTime,
     /// The primary category (the subject's category token): the first asserted event's, or `none`.
-    pub category: String,
+    #[schemars(with = "String")]
+    pub category: CompactString,
     /// Every actor named in the sentence, once per code, in order of first mention.
     pub actors: Vec<Actor>,
     /// Every event coded in the sentence, in order of the cues.
@@ -299,7 +316,7 @@ impl TaggedEvent {
             article: raw.article,
             event_date: raw.event_date,
             ingested_at: raw.ingested_at,
-            category: CATEGORY_NONE.to_owned(),
+            category: CompactString::const_new(CATEGORY_NONE),
             actors: Vec::new(),
             events: Vec::new(),
             reporter: None,

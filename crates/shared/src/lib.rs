@@ -14,7 +14,7 @@ pub mod trace;
 pub mod worker;
 
 pub use event::{
-    Actor, ArticleMeta, CATEGORY_NONE, CodedEvent, DecodeError, Modality, RawEvent, SCHEMA_VERSION,
-    Span, TaggedEvent,
+    Actor, ArticleMeta, CATEGORY_NONE, CodedEvent, CompactString, DecodeError, Modality, RawEvent,
+    SCHEMA_VERSION, Span, TaggedEvent, ToCompactString,
 };
 pub use subjects::Subjects;

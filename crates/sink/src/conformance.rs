@@ -44,7 +44,7 @@ pub fn event(
             .collect(),
         events: root
             .map(|(root, category)| CodedEvent {
-                code: format!("{root}0"),
+                code: format!("{root}0").into(),
                 root: root.into(),
                 name: "n".into(),
                 category: category.into(),

@@ -90,7 +90,7 @@ pub fn write_table(out: &mut impl Write, events: &[TaggedEvent]) -> std::io::Res
                     &e.article_id[..e.article_id.len().min(8)],
                     e.sentence_index
                 ),
-                e.category.clone(),
+                e.category.to_string(),
                 actors,
                 coded,
                 e.text.clone(),
