@@ -122,7 +122,7 @@ impl Classifier {
 
     fn find_actor_mentions(&self, sentence: &Sentence<'_>) -> Vec<Mention> {
         let text = sentence.text;
-        let mut found: Vec<Mention> = Vec::new();
+        let mut found: Vec<Mention> = Vec::with_capacity(16);
         self.dict
             .phrases
             .for_each_match(ACTOR_TERMS, sentence, |term_at, span| {
@@ -145,7 +145,7 @@ impl Classifier {
         mentions: &[Mention],
         date: Option<Date>,
     ) -> (Vec<Actor>, Option<Actor>) {
-        let mut actors: Vec<Actor> = Vec::new();
+        let mut actors: Vec<Actor> = Vec::with_capacity(8);
         let mut reporter = None;
         let mut last_person_end: Option<usize> = None;
         let mut i = 0;
@@ -377,7 +377,7 @@ impl Classifier {
         let text = sentence.text;
         // Every whole-word match of a cue's first part; a second part ("a ... b") counts after
         // it where it is the first `b` within five words, in the same clause.
-        let mut firsts: Vec<(usize, Span)> = Vec::new();
+        let mut firsts: Vec<(usize, Span)> = Vec::with_capacity(16);
         self.dict
             .phrases
             .for_each_match(CUE_PATTERNS, sentence, |at, span| firsts.push((at, span)));
@@ -391,7 +391,7 @@ impl Classifier {
                 .phrases
                 .for_each_match(SECOND_PARTS, sentence, |id, span| seconds.push((id, span)));
         }
-        let mut candidates: Vec<(usize, Span)> = Vec::new();
+        let mut candidates: Vec<(usize, Span)> = Vec::with_capacity(16);
         let mut seen: Vec<usize> = Vec::new();
         for (at, span) in firsts {
             let pattern = &self.dict.cue_patterns[at];
