@@ -85,7 +85,7 @@ impl Flow {
                 describe_consumers(&self.args).await
             );
         }
-        assert_eventually_stored_exactly(&self.store, &self.expected, timeout).await;
+        assert_exactly_after_late_redeliveries(&self.store, &self.expected).await;
         self.classifier.stop().await;
         self.sink.stop().await;
     }

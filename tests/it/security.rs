@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use newswire_classifier::ClassifierConfig;
 use newswire_producer::Publisher;
-use newswire_shared::local_server::{NatsServerProcess, free_port};
+use newswire_shared::local_server::{NatsServerProcess, free_port, retry_on_taken_port};
 use newswire_shared::nats::NatsArgs;
 use newswire_sink::SinkConfig;
 use newswire_tests::*;
@@ -19,23 +19,19 @@ async fn server_with_accounts(dir: &std::path::Path) -> NatsServerProcess {
     std::fs::write(dir.join("accounts.conf"), ACCOUNTS).expect("writes");
     let config = dir.join("server.conf");
     std::fs::write(&config, "include ./accounts.conf\n").expect("writes");
-    // A port found free may be taken before the server binds it: then another port.
-    let mut attempt = 1;
-    loop {
+    retry_on_taken_port(|| async {
         let mut server = NatsServerProcess::launch(
             "127.0.0.1",
             free_port().expect("port"),
             &dir.join("data"),
             &["-c".to_owned(), config.display().to_string()],
-        )
-        .expect("starts")
+        )?
         .with_login("admin", "admin-secret");
-        match server.wait_ready(Duration::from_secs(20)).await {
-            Ok(()) => return server,
-            Err(e) if e.is_port_taken() && attempt < 5 => attempt += 1,
-            Err(e) => panic!("{e}"),
-        }
-    }
+        server.wait_ready(Duration::from_secs(20)).await?;
+        Ok(server)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn as_user(url: &str, user: &str) -> NatsArgs {

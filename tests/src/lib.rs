@@ -9,7 +9,9 @@ use std::time::Duration;
 use async_nats::jetstream;
 use newswire_producer::Article;
 use newswire_shared::ArticleMeta;
-use newswire_shared::local_server::{LocalServerError, NatsServerProcess, free_port};
+use newswire_shared::local_server::{
+    LocalServerError, NatsServerProcess, free_port, retry_on_taken_port,
+};
 use newswire_shared::nats::NatsArgs;
 use newswire_shared::shutdown::{self, Trigger};
 use tempfile::TempDir;
@@ -253,15 +255,9 @@ impl TestCluster {
     /// are found free first; when one was taken before its node could bind it, the whole
     /// cluster starts again on new ports (the routes name them all).
     pub async fn start(size: usize) -> Self {
-        const ATTEMPTS: usize = 5;
-        let mut attempt = 1;
-        loop {
-            match Self::try_start(size).await {
-                Ok(cluster) => return cluster,
-                Err(e) if e.is_port_taken() && attempt < ATTEMPTS => attempt += 1,
-                Err(e) => panic!("{e}"),
-            }
-        }
+        retry_on_taken_port(|| Self::try_start(size))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     async fn try_start(size: usize) -> Result<Self, LocalServerError> {
@@ -392,6 +388,15 @@ pub async fn assert_eventually_stored_exactly(
             expected.len()
         );
     }
+    assert_exactly_after_late_redeliveries(store, expected).await;
+}
+
+/// Once the store holds as many events as `expected`: gives late redeliveries three seconds to
+/// show up as duplicates, then asserts the store holds exactly `expected`.
+pub async fn assert_exactly_after_late_redeliveries(
+    store: &str,
+    expected: &std::collections::BTreeSet<String>,
+) {
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_stored_exactly(store, expected).await;
 }

@@ -5,7 +5,7 @@
 //! know, so a newer producer can add optional fields without breaking older stages.
 //! Offsets are UTF-8 byte offsets, `start` inclusive and `end` exclusive.
 
-pub use compact_str::{CompactString, ToCompactString};
+pub use compact_str::CompactString;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};

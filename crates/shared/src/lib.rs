@@ -15,6 +15,6 @@ pub mod worker;
 
 pub use event::{
     Actor, ArticleMeta, CATEGORY_NONE, CodedEvent, CompactString, DecodeError, Modality, RawEvent,
-    SCHEMA_VERSION, Span, TaggedEvent, ToCompactString,
+    SCHEMA_VERSION, Span, TaggedEvent,
 };
 pub use subjects::Subjects;

@@ -80,6 +80,23 @@ impl LocalServerError {
 /// bind the port between our finding it free and the server binding it.
 const PORT_ATTEMPTS: usize = 5;
 
+/// Runs `start` again, up to [`PORT_ATTEMPTS`] times, while it fails because a port was
+/// taken: for servers (or clusters) started on ports found free, which another process may
+/// bind before the server does. `start` picks new ports each time.
+pub async fn retry_on_taken_port<T, F, Fut>(mut start: F) -> Result<T, LocalServerError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, LocalServerError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match start().await {
+            Err(e) if e.is_port_taken() && attempt < PORT_ATTEMPTS => attempt += 1,
+            result => return result,
+        }
+    }
+}
+
 /// The nats-server binary: `NATS_SERVER_BIN`, else `nats-server` on PATH.
 pub fn find_binary() -> Option<PathBuf> {
     if let Some(bin) = std::env::var_os("NATS_SERVER_BIN").filter(|b| !b.is_empty()) {
@@ -112,17 +129,14 @@ impl NatsServerProcess {
         store_dir: &Path,
         extra_args: &[String],
     ) -> Result<Self, LocalServerError> {
-        let mut attempt = 1;
-        loop {
+        retry_on_taken_port(|| async {
             let port = free_port().map_err(|source| LocalServerError::Spawn {
                 binary: "nats-server".to_owned(),
                 source,
             })?;
-            match Self::start(host, port, store_dir, extra_args).await {
-                Err(e) if e.is_port_taken() && attempt < PORT_ATTEMPTS => attempt += 1,
-                result => return result,
-            }
-        }
+            Self::start(host, port, store_dir, extra_args).await
+        })
+        .await
     }
 
     /// Starts the process without waiting for it to be ready: cluster nodes become ready only
