@@ -99,6 +99,10 @@ pub struct BenchArgs {
     /// Also write the markdown summary here (e.g. docs/benchmarks.md).
     #[arg(long)]
     pub markdown: Option<PathBuf>,
+    /// Run only the in-process classifier, `--repetitions` times, and print its speed: no
+    /// NATS, nothing written. For comparing builds of the classifier in alternating runs.
+    #[arg(long, conflicts_with_all = ["url", "markdown"])]
+    pub classifier_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

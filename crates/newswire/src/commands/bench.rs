@@ -420,6 +420,23 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         .events
         .unwrap_or(if args.quick { 5_000 } else { 50_000 });
     let reps = args.repetitions.max(1);
+    let budget = if args.quick {
+        Duration::from_millis(500)
+    } else {
+        Duration::from_secs(2)
+    };
+    if args.classifier_only {
+        let articles = corpus(events);
+        let runs: Vec<f64> = (0..reps)
+            .map(|_| classifier_alone(&articles, budget))
+            .collect();
+        let x = spread(runs);
+        println!(
+            "classifier alone (one thread, {events} events, median of {reps}): {:.0} ({:.0}–{:.0}) sentences/s",
+            x.median, x.min, x.max
+        );
+        return Ok(());
+    }
     let dir = tempfile::tempdir()?;
     let server = match &args.url {
         Some(_) => None,
@@ -450,11 +467,6 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         relay.push(run_once(&env, false, &articles, Offer::Flat, rep).await?);
         eprintln!("repetition {}/{reps}: pipeline", rep + 1);
         pipeline.push(run_once(&env, true, &articles, Offer::Flat, rep).await?);
-        let budget = if args.quick {
-            Duration::from_millis(500)
-        } else {
-            Duration::from_secs(2)
-        };
         classifier.push(classifier_alone(&articles, budget));
         let (full, normal) = store_alone(env.dir.path(), &articles, rep)?;
         store.push(full);
