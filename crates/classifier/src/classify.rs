@@ -11,13 +11,15 @@
 //!    with its CAMEO code, modality from the words before it, and source and target from
 //!    the word order around it ("by X" in passives).
 
+use std::ops::ControlFlow;
+
 use newswire_shared::{
     Actor, CATEGORY_NONE, CodedEvent, CompactString, Modality, RawEvent, Span, TaggedEvent,
 };
 use time::Date;
 
 use crate::dict::{ACTOR_TERMS, ActorRef, CUE_PATTERNS, CueKind, Dictionary, ROLES, SECOND_PARTS};
-use crate::phrases::{Sentence, on_word_boundaries};
+use crate::phrases::{Sentence, SentenceBuffers, on_word_boundaries};
 
 /// The version of the coding logic; the dictionaries' digest is appended at run time.
 pub const CODER_VERSION: &str = concat!("newswire-classifier/", env!("CARGO_PKG_VERSION"));
@@ -50,14 +52,14 @@ impl Coding {
 #[derive(Debug)]
 pub struct Classifier {
     dict: Dictionary,
-    version: String,
+    version: std::sync::Arc<str>,
     /// Index of CAMEO 190 (fight) among the codes: what an unspecific attack by a state becomes.
     fight: Option<usize>,
 }
 
 impl Classifier {
     pub fn new(dict: Dictionary) -> Self {
-        let version = format!("{CODER_VERSION}+dict.{}", &dict.digest[..8]);
+        let version = format!("{CODER_VERSION}+dict.{}", &dict.digest[..8]).into();
         let fight = dict.codes.iter().position(|c| c.code == "190");
         Self {
             dict,
@@ -98,10 +100,22 @@ impl Classifier {
 
     /// Codes one sentence; `date` picks the office holders (latest tenure when unknown).
     pub fn code(&self, text: &str, date: Option<Date>) -> Coding {
-        let sentence = Sentence::new(text, &self.dict.phrases);
-        let mentions = self.find_actor_mentions(&sentence);
-        let (mut actors, reporter) = self.combine(text, &mentions, date);
-        let mut events = self.find_events(&sentence, &actors);
+        // The thread's working lists are taken for the sentence and put back after it (a
+        // panic in between only costs them), so that coding allocates only what it returns.
+        let mut scratch = SCRATCH.take();
+        let sentence = Sentence::reusing(
+            text,
+            &self.dict.phrases,
+            std::mem::take(&mut scratch.sentence),
+        );
+        self.find_actor_mentions(&sentence, &mut scratch.mentions);
+        let (mut actors, reporter) = self.combine(text, &scratch.mentions, date);
+        let mut events = self.find_events(&sentence, &actors, &mut scratch);
+        scratch.sentence = sentence.into_buffers();
+        // An outsized sentence's buffers are not kept.
+        if scratch.sentence.capacity() <= Scratch::KEEP_BYTES {
+            SCRATCH.set(scratch);
+        }
         // A trailing "..., the ministry said." is attribution whatever the rest codes.
         events.retain(|e| e.code != "010" || !is_trailing_attribution(text, e.cue_span));
         // Distinct actors by code, first mention kept.
@@ -120,9 +134,10 @@ impl Classifier {
         }
     }
 
-    fn find_actor_mentions(&self, sentence: &Sentence<'_>) -> Vec<Mention> {
+    /// The actor terms of `sentence`, overlaps resolved, in `found`.
+    fn find_actor_mentions(&self, sentence: &Sentence<'_>, found: &mut Vec<Mention>) {
         let text = sentence.text;
-        let mut found: Vec<Mention> = Vec::with_capacity(16);
+        found.clear();
         self.dict
             .phrases
             .for_each_match(ACTOR_TERMS, sentence, |term_at, span| {
@@ -135,8 +150,7 @@ impl Classifier {
                     });
                 }
             });
-        longest_non_overlapping(&mut found, |m| m.span);
-        found
+        longest_non_overlapping(found, |m| m.span);
     }
 
     fn combine(
@@ -145,7 +159,8 @@ impl Classifier {
         mentions: &[Mention],
         date: Option<Date>,
     ) -> (Vec<Actor>, Option<Actor>) {
-        let mut actors: Vec<Actor> = Vec::with_capacity(8);
+        // Each mention makes at most one actor.
+        let mut actors: Vec<Actor> = Vec::with_capacity(mentions.len());
         let mut reporter = None;
         let mut last_person_end: Option<usize> = None;
         let mut i = 0;
@@ -373,30 +388,41 @@ impl Classifier {
                 .all(|w| self.dict.modifiers.contains(&w.to_lowercase()))
     }
 
-    fn find_events(&self, sentence: &Sentence<'_>, actors: &[Actor]) -> Vec<CodedEvent> {
+    fn find_events(
+        &self,
+        sentence: &Sentence<'_>,
+        actors: &[Actor],
+        scratch: &mut Scratch,
+    ) -> Vec<CodedEvent> {
         let text = sentence.text;
+        let Scratch {
+            firsts,
+            seconds,
+            candidates,
+            seen,
+            ..
+        } = scratch;
         // Every whole-word match of a cue's first part; a second part ("a ... b") counts after
         // it where it is the first `b` within five words, in the same clause.
-        let mut firsts: Vec<(usize, Span)> = Vec::with_capacity(16);
+        firsts.clear();
         self.dict
             .phrases
             .for_each_match(CUE_PATTERNS, sentence, |at, span| firsts.push((at, span)));
         // Where second parts stand, found once for all the first parts (by start).
-        let mut seconds: Vec<(usize, Span)> = Vec::new();
+        seconds.clear();
         if firsts
             .iter()
-            .any(|&(at, _)| !self.dict.cue_patterns[at].gapped.is_empty())
+            .any(|&(at, _)| self.dict.cue_patterns[at].opens_gapped)
         {
             self.dict
                 .phrases
                 .for_each_match(SECOND_PARTS, sentence, |id, span| seconds.push((id, span)));
         }
-        let mut candidates: Vec<(usize, Span)> = Vec::with_capacity(16);
-        let mut seen: Vec<usize> = Vec::new();
-        for (at, span) in firsts {
+        candidates.clear();
+        for &(at, span) in firsts.iter() {
             let pattern = &self.dict.cue_patterns[at];
             candidates.extend(pattern.whole.iter().map(|&cue| (cue, span)));
-            if pattern.gapped.is_empty() {
+            if !pattern.opens_gapped {
                 continue;
             }
             let limit = second_part_limit(text, span.end);
@@ -411,10 +437,8 @@ impl Classifier {
                     continue;
                 }
                 seen.push(id);
-                if let Ok(k) = pattern.gapped.binary_search_by_key(&id, |g| g.0) {
-                    let span = Span::new(span.start, second.end);
-                    candidates.extend(pattern.gapped[k].1.iter().map(|&cue| (cue, span)));
-                }
+                let span = Span::new(span.start, second.end);
+                candidates.extend(self.dict.gapped.cues(at, id).iter().map(|&cue| (cue, span)));
             }
         }
         // A verb whose first word is part of an actor's name is that name's noun: "forces" in
@@ -429,7 +453,7 @@ impl Classifier {
         // specific ("held joint ... drills" over "held ... drills"), then the one listed first.
         candidates
             .sort_by_key(|&(cue, _)| (std::cmp::Reverse(self.dict.cues[cue].literal_len), cue));
-        longest_non_overlapping(&mut candidates, |c| c.1);
+        longest_non_overlapping(candidates, |c| c.1);
         candidates.retain(|&(cue, span)| match self.dict.cues[cue].kind {
             CueKind::Ignore => false,
             CueKind::Noun => !is_reference(text, span),
@@ -447,8 +471,8 @@ impl Classifier {
             attribution_start(text)
         };
         let mut events: Vec<CodedEvent> = candidates
-            .into_iter()
-            .map(|(cue_index, span)| {
+            .iter()
+            .map(|&(cue_index, span)| {
                 let cue = &self.dict.cues[cue_index];
                 let mut info = &self.dict.codes[cue.code];
                 let modality = modality(text, span);
@@ -906,23 +930,58 @@ struct Mention {
 }
 
 /// Keeps the longest of overlapping items (earlier first on equal length), in text order.
-fn longest_non_overlapping<T>(items: &mut Vec<T>, span: impl Fn(&T) -> Span) {
+fn longest_non_overlapping<T: Copy>(items: &mut Vec<T>, span: impl Fn(&T) -> Span) {
     items.sort_by(|a, b| {
         let (sa, sb) = (span(a), span(b));
         sb.len().cmp(&sa.len()).then(sa.start.cmp(&sb.start))
     });
-    let mut kept: Vec<T> = Vec::with_capacity(items.len());
-    for item in items.drain(..) {
-        let s = span(&item);
-        if kept.iter().all(|k| {
+    // The kept items gather at the front, in the order they were kept.
+    let mut kept = 0;
+    for i in 0..items.len() {
+        let s = span(&items[i]);
+        if items[..kept].iter().all(|k| {
             let t = span(k);
             s.end <= t.start || s.start >= t.end
         }) {
-            kept.push(item);
+            items[kept] = items[i];
+            kept += 1;
         }
     }
-    kept.sort_by_key(|k| span(k).start);
-    *items = kept;
+    items.truncate(kept);
+    items.sort_by_key(|k| span(k).start);
+}
+
+/// The working lists of coding one sentence, kept per thread from one sentence to the next.
+#[derive(Debug, Default)]
+struct Scratch {
+    sentence: SentenceBuffers,
+    mentions: Vec<Mention>,
+    /// Cue first parts, second parts and the cues they make, with where they stand.
+    firsts: Vec<(usize, Span)>,
+    seconds: Vec<(usize, Span)>,
+    candidates: Vec<(usize, Span)>,
+    /// The second parts already paired with the current first part.
+    seen: Vec<usize>,
+}
+
+impl Scratch {
+    /// Sentence buffers larger than this (a sentence of some 40 KB) are dropped after use.
+    const KEEP_BYTES: usize = 1 << 16;
+
+    const fn new() -> Self {
+        Self {
+            sentence: SentenceBuffers::new(),
+            mentions: Vec::new(),
+            firsts: Vec::new(),
+            seconds: Vec::new(),
+            candidates: Vec::new(),
+            seen: Vec::new(),
+        }
+    }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = const { std::cell::Cell::new(Scratch::new()) };
 }
 
 fn is_of_gap(gap: &str) -> bool {
@@ -1201,26 +1260,24 @@ const WORD_CLASSES: &[(&[&str], u32)] = &[
     (PLACE, class::PLACE_PREPOSITION),
 ];
 
-/// The longest word of any class list, in bytes (a test holds the lists to it).
-const LONGEST_CLASS_WORD: usize = 16;
-
 /// Which of the [`class`] lists `word` is on, in any ASCII case, as bits; 0 for most words.
-/// One hash lookup of the lower-cased word: the coder asks this for every word around every
-/// cue, and the lists hold up to 161 words.
+/// One integer hash probe of the packed lower-cased word: the coder asks this for every word
+/// around every cue, and the lists hold up to 161 words (a test holds them to
+/// [`crate::phrases::SHORT_WORD`] bytes).
 fn word_classes(word: &str) -> u32 {
-    static WORDS: std::sync::LazyLock<rustc_hash::FxHashMap<&'static str, u32>> =
+    static WORDS: std::sync::LazyLock<rustc_hash::FxHashMap<u128, u32>> =
         std::sync::LazyLock::new(|| {
             let mut words = rustc_hash::FxHashMap::default();
             for &(list, class) in WORD_CLASSES {
                 for &w in list {
-                    *words.entry(w).or_insert(0) |= class;
+                    let key = crate::phrases::short_word_key(w).expect("class words are short");
+                    *words.entry(key).or_insert(0) |= class;
                 }
             }
             words
         });
-    let mut buf = [0u8; LONGEST_CLASS_WORD];
-    crate::phrases::ascii_lower(word, &mut buf)
-        .and_then(|w| WORDS.get(w))
+    crate::phrases::short_word_key(word)
+        .and_then(|key| WORDS.get(&key))
         .copied()
         .unwrap_or(0)
 }
@@ -1379,10 +1436,16 @@ const NOT_NAMES: &[&str] = &[
     "analysts",
 ];
 
-/// A run of capitalised words ("Wagner Group", "Abu Mohammed al-Julani"), with the connecting
-/// lower-case particles names carry, that overlaps no known actor.
-fn capitalised_runs(text: &str, from: usize, to: usize, actors: &[Actor]) -> Vec<Span> {
-    let mut runs: Vec<Span> = Vec::new();
+/// Calls `found` with each run of capitalised words ("Wagner Group", "Abu Mohammed
+/// al-Julani"), with the connecting lower-case particles names carry, that overlaps no known
+/// actor, in `text[from..to]`, in order, until it breaks.
+fn capitalised_runs(
+    text: &str,
+    from: usize,
+    to: usize,
+    actors: &[Actor],
+    mut found: impl FnMut(Span) -> ControlFlow<()>,
+) {
     let mut current: Option<Span> = None;
     let mut at = from;
     for word in text[from..to].split_inclusive(|c: char| c.is_whitespace()) {
@@ -1407,16 +1470,34 @@ fn capitalised_runs(text: &str, from: usize, to: usize, actors: &[Actor]) -> Vec
             (true, _, None) => current = Some(Span::new(start, end)),
             (false, true, Some(_)) => {}
             _ => {
-                runs.extend(current.take());
+                if let Some(run) = current.take()
+                    && found(run).is_break()
+                {
+                    return;
+                }
             }
         }
         // A clause ends the run.
-        if word.trim_end().ends_with([',', ';', ':']) {
-            runs.extend(current.take());
+        if word.trim_end().ends_with([',', ';', ':'])
+            && let Some(run) = current.take()
+            && found(run).is_break()
+        {
+            return;
         }
     }
-    runs.extend(current);
-    runs
+    if let Some(run) = current {
+        let _ = found(run);
+    }
+}
+
+/// The first of [`capitalised_runs`].
+fn first_capitalised_run(text: &str, from: usize, to: usize, actors: &[Actor]) -> Option<Span> {
+    let mut first = None;
+    capitalised_runs(text, from, to, actors, |run| {
+        first = Some(run);
+        ControlFlow::Break(())
+    });
+    first
 }
 
 /// The unknown name right before the cue in its clause (the subject), if any: the last run of
@@ -1427,8 +1508,12 @@ fn unknown_name_before(text: &str, cue: Span, actors: &[Actor]) -> Option<Compac
         .rmatch_indices([',', ';', ':'])
         .next()
         .map_or(0, |(p, m)| p + m.len());
-    let runs = capitalised_runs(text, clause_start, cue.start, actors);
-    let run = runs.last()?;
+    let mut last = None;
+    capitalised_runs(text, clause_start, cue.start, actors, |run| {
+        last = Some(run);
+        ControlFlow::Continue(())
+    });
+    let run = last?;
     // At most three words between the name and the cue ("Wagner fighters reportedly seized").
     if text[run.end..cue.start].split_whitespace().count() > 3 {
         return None;
@@ -1448,7 +1533,7 @@ fn unknown_agent_after_by(text: &str, cue: Span, actors: &[Actor]) -> Option<Com
         .find(|&(p, _)| on_word_boundaries(text, Span::new(cue.end + p, cue.end + p + 2)))?
         .0;
     let from = cue.end + by + 2;
-    let run = *capitalised_runs(text, from, cue.end + clause_end, actors).first()?;
+    let run = first_capitalised_run(text, from, cue.end + clause_end, actors)?;
     (text[from..run.start].split_whitespace().count() <= 2).then(|| text[run.start..run.end].into())
 }
 
@@ -1458,7 +1543,7 @@ fn unknown_name_after(text: &str, cue: Span, actors: &[Actor]) -> Option<Compact
     let clause_end = after
         .find([',', ';', ':', '.'])
         .map_or(text.len(), |p| cue.end + p);
-    let run = *capitalised_runs(text, cue.end, clause_end, actors).first()?;
+    let run = first_capitalised_run(text, cue.end, clause_end, actors)?;
     // At most three words between the cue and the name ("attacked the town of Bakhmut").
     (text[cue.end..run.start].split_whitespace().count() <= 3)
         .then(|| text[run.start..run.end].into())
@@ -1965,7 +2050,7 @@ mod tests {
         for &(list, class) in WORD_CLASSES {
             for w in list {
                 assert!(
-                    w.len() <= LONGEST_CLASS_WORD && w.to_ascii_lowercase() == *w,
+                    w.len() <= crate::phrases::SHORT_WORD && w.to_ascii_lowercase() == *w,
                     "{w}"
                 );
                 assert_ne!(word_classes(&w.to_uppercase()) & class, 0, "{w}");

@@ -382,6 +382,8 @@ struct PatternTable {
     firsts: Interned,
     patterns: Vec<CuePattern>,
     seconds: Interned,
+    /// (first part, second part) -> the cues "a ... b", in the order they were added.
+    gapped: HashMap<(usize, usize), Vec<usize>>,
 }
 
 impl PatternTable {
@@ -397,11 +399,8 @@ impl PatternTable {
             return;
         };
         let second = self.seconds.id(second);
-        let gapped = &mut self.patterns[at].gapped;
-        match gapped.binary_search_by_key(&second, |g| g.0) {
-            Ok(k) => gapped[k].1.push(cue),
-            Err(k) => gapped.insert(k, (second, vec![cue])),
-        }
+        self.patterns[at].opens_gapped = true;
+        self.gapped.entry((at, second)).or_default().push(cue);
     }
 }
 
@@ -410,11 +409,46 @@ impl PatternTable {
 pub(crate) struct CuePattern {
     /// Cues that are this pattern alone, as indexes into the cues.
     pub whole: Vec<usize>,
-    /// Cues "a ... b" opening with this pattern, by their second part `b` (an index into
-    /// the second parts), in order of `b`: a first part often opens many cues, which share
-    /// far fewer second parts. Second parts are found in a sentence once, apart from first
-    /// parts, and paired with the first parts they may follow.
-    pub gapped: Vec<(usize, Vec<usize>)>,
+    /// Whether cues "a ... b" open with it (see [`GappedCues`]).
+    pub opens_gapped: bool,
+}
+
+/// The cues "a ... b" by their first part `a` (a cue pattern) and second part `b` (an index
+/// into the second parts). Second parts are found in a sentence once, apart from first parts,
+/// and each one within the window of a first part is looked up here with it: one hash probe,
+/// where a first part often opens hundreds of gapped cues.
+#[derive(Debug, Default)]
+pub(crate) struct GappedCues {
+    /// (first << 32 | second) -> the range of `cues` holding its cues.
+    by_pair: rustc_hash::FxHashMap<u64, (u32, u32)>,
+    cues: Vec<usize>,
+}
+
+impl GappedCues {
+    fn new(pairs: HashMap<(usize, usize), Vec<usize>>) -> Self {
+        let small = |n: usize| u32::try_from(n).expect("fewer than 2^32 cues");
+        let mut gapped = Self::default();
+        for ((first, second), cues) in pairs {
+            let from = small(gapped.cues.len());
+            gapped.cues.extend(cues);
+            gapped
+                .by_pair
+                .insert(Self::key(first, second), (from, small(gapped.cues.len())));
+        }
+        gapped
+    }
+
+    fn key(first: usize, second: usize) -> u64 {
+        let small = |n: usize| u64::from(u32::try_from(n).expect("fewer than 2^32 patterns"));
+        small(first) << 32 | small(second)
+    }
+
+    /// The cues opening with cue pattern `first` and going on with second part `second`.
+    pub fn cues(&self, first: usize, second: usize) -> &[usize] {
+        self.by_pair
+            .get(&Self::key(first, second))
+            .map_or(&[], |&(from, to)| &self.cues[from as usize..to as usize])
+    }
 }
 
 /// The phrase sets of [`Dictionary::phrases`].
@@ -432,6 +466,7 @@ pub struct Dictionary {
     pub(crate) modifiers: HashSet<String>,
     pub(crate) actor_terms: Vec<Term>,
     pub(crate) cue_patterns: Vec<CuePattern>,
+    pub(crate) gapped: GappedCues,
     /// Actor terms ([`ACTOR_TERMS`]), cue first parts ([`CUE_PATTERNS`]) and the distinct
     /// second parts of gapped cues ([`SECOND_PARTS`]), found in one pass over a sentence.
     pub(crate) phrases: PhraseIndex,
@@ -983,6 +1018,7 @@ impl Dictionary {
             modifiers,
             actor_terms,
             cue_patterns: patterns.patterns,
+            gapped: GappedCues::new(patterns.gapped),
             phrases,
             cues,
             digest: format!("{digest:016x}"),

@@ -193,14 +193,19 @@ const IRREGULAR: &[[&str; 5]] = &[
 /// participle ("held", "struck", "taken"). Used to tell a passive ("was criticised") from a
 /// copula with an adjective ("was willing").
 pub fn is_past_participle(word: &str) -> bool {
-    static IRREGULAR_PARTICIPLES: std::sync::LazyLock<rustc_hash::FxHashSet<&'static str>> =
-        std::sync::LazyLock::new(|| IRREGULAR.iter().map(|row| row[3]).collect());
+    use crate::phrases::short_word_key;
+    static IRREGULAR_PARTICIPLES: std::sync::LazyLock<rustc_hash::FxHashSet<u128>> =
+        std::sync::LazyLock::new(|| {
+            IRREGULAR
+                .iter()
+                .map(|row| short_word_key(row[3]).expect("participles are short"))
+                .collect()
+        });
     let b = word.as_bytes();
     if b.len() >= 2 && b[b.len() - 2..].eq_ignore_ascii_case(b"ed") {
         return true;
     }
-    let mut buf = [0u8; 24];
-    crate::phrases::ascii_lower(word, &mut buf).is_some_and(|w| IRREGULAR_PARTICIPLES.contains(w))
+    short_word_key(word).is_some_and(|key| IRREGULAR_PARTICIPLES.contains(&key))
 }
 
 /// Irregular plurals of nouns found in cue phrases.

@@ -33,13 +33,26 @@ pub(crate) fn on_word_boundaries(text: &str, span: Span) -> bool {
     open_before && open_after
 }
 
-/// `word` with its ASCII letters lower-cased, in `buf`; `None` if it does not fit (no listed
-/// word is that long). For looking words up in sets of lower-case words without allocating.
-pub(crate) fn ascii_lower<'b>(word: &str, buf: &'b mut [u8]) -> Option<&'b str> {
-    let lower = buf.get_mut(..word.len())?;
-    lower.copy_from_slice(word.as_bytes());
-    lower.make_ascii_lowercase();
-    std::str::from_utf8(lower).ok()
+/// The longest word [`short_word_key`] packs, in bytes.
+pub(crate) const SHORT_WORD: usize = 16;
+
+/// `word` ASCII-lower-cased and packed into an integer, the key of sets of short lower-case
+/// words: one integer hash and compare instead of a copy, a UTF-8 check and a string hash.
+/// Equal keys mean the same word in some ASCII case. `None` if the word is longer than
+/// [`SHORT_WORD`] bytes or holds a NUL byte (the padding), so none is on such a list.
+pub(crate) fn short_word_key(word: &str) -> Option<u128> {
+    let bytes = word.as_bytes();
+    if bytes.len() > SHORT_WORD {
+        return None;
+    }
+    let mut key = 0u128;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == 0 {
+            return None;
+        }
+        key |= u128::from(b.to_ascii_lowercase()) << (8 * i);
+    }
+    Some(key)
 }
 
 /// A sentence prepared for matching: its ASCII-lower-cased copy and where its words are.
@@ -52,11 +65,47 @@ pub(crate) struct Sentence<'t> {
     words: Vec<(Span, Option<u32>)>,
 }
 
+/// The buffers a [`Sentence`] fills, handed on to the next sentence so that preparing one
+/// allocates nothing once they are large enough.
+#[derive(Debug, Default)]
+pub(crate) struct SentenceBuffers {
+    lower: String,
+    words: Vec<(Span, Option<u32>)>,
+}
+
+impl SentenceBuffers {
+    pub const fn new() -> Self {
+        Self {
+            lower: String::new(),
+            words: Vec::new(),
+        }
+    }
+
+    /// The bytes they hold on to.
+    pub fn capacity(&self) -> usize {
+        self.lower.capacity() + self.words.capacity() * std::mem::size_of::<(Span, Option<u32>)>()
+    }
+}
+
 impl<'t> Sentence<'t> {
     /// Reads `text`'s words and looks each up in `index` once, for all its phrase sets.
+    #[cfg(test)]
     pub fn new(text: &'t str, index: &PhraseIndex) -> Self {
-        let lower = text.to_ascii_lowercase();
-        let mut words = Vec::with_capacity(text.len() / 5);
+        Self::reusing(text, index, SentenceBuffers::default())
+    }
+
+    /// Reads `text`'s words and looks each up in `index` once, for all its phrase sets, in
+    /// the buffers of an earlier sentence.
+    pub fn reusing(text: &'t str, index: &PhraseIndex, buffers: SentenceBuffers) -> Self {
+        let SentenceBuffers {
+            mut lower,
+            mut words,
+        } = buffers;
+        lower.clear();
+        lower.push_str(text);
+        lower.make_ascii_lowercase();
+        words.clear();
+        words.reserve(text.len() / 5);
         let mut push = |span: Span| {
             let entry = index.entry(&lower[span.start..span.end]);
             words.push((span, entry));
@@ -76,6 +125,14 @@ impl<'t> Sentence<'t> {
             push(Span::new(s, text.len()));
         }
         Self { text, lower, words }
+    }
+
+    /// Its buffers, for the next sentence.
+    pub fn into_buffers(self) -> SentenceBuffers {
+        SentenceBuffers {
+            lower: self.lower,
+            words: self.words,
+        }
     }
 }
 
@@ -107,6 +164,9 @@ struct Opener {
     /// Its ASCII-lower-cased bytes: `bytes[start..start + len]`.
     start: u32,
     len: u32,
+    /// Its last byte: compared first, where most phrases sharing a first word differ,
+    /// without reading `bytes`.
+    last: u8,
 }
 
 #[derive(Debug)]
@@ -168,6 +228,7 @@ impl PhraseIndex {
                         id,
                         start: small(bytes.len()),
                         len: small(phrase.len()),
+                        last: *phrase.as_bytes().last().expect("phrases are not empty"),
                     });
                     bytes.extend_from_slice(phrase.as_bytes());
                 }
@@ -219,7 +280,10 @@ impl PhraseIndex {
             for &(word, entry) in &sentence.words {
                 if let Some(entry) = entry {
                     for o in self.opening(entry, set) {
-                        try_at(o.id, bytes_of(o), word.start);
+                        let end = word.start + o.len as usize;
+                        if lower.get(end.wrapping_sub(1)) == Some(&o.last) {
+                            try_at(o.id, bytes_of(o), word.start);
+                        }
                     }
                 }
             }
@@ -252,6 +316,20 @@ mod tests {
     /// A one-set index of `phrases`.
     fn index(phrases: &[&str]) -> PhraseIndex {
         PhraseIndex::new(&[phrases])
+    }
+
+    #[test]
+    fn short_word_keys_ignore_ascii_case_only() {
+        let key = short_word_key;
+        assert_eq!(key("Would"), key("would"));
+        assert_eq!(key("WOULD"), key("would"));
+        assert_ne!(key("would"), key("could"));
+        assert_ne!(key("will"), key("willing"));
+        assert_ne!(key("Ünder"), key("ünder"), "only ASCII letters are folded");
+        assert!(key("sixteen-letters!").is_some());
+        assert_eq!(key("seventeen-letters"), None);
+        assert_eq!(key("but\0"), None, "the padding byte is no word's");
+        assert_ne!(key(""), key("a"));
     }
 
     fn matches(m: &PhraseIndex, text: &str) -> Vec<(usize, usize, usize)> {

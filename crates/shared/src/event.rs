@@ -295,7 +295,9 @@ pub struct TaggedEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reporter: Option<Actor>,
     /// Version of the classifier and its dictionaries.
-    pub classifier_version: String,
+    // One string, shared by every event a classifier tags.
+    #[schemars(with = "String")]
+    pub classifier_version: std::sync::Arc<str>,
     #[serde(with = "time::serde::rfc3339")]
     #[schemars(with = "String")]
     pub classified_at: OffsetDateTime,
@@ -304,7 +306,7 @@ pub struct TaggedEvent {
 impl TaggedEvent {
     /// An untagged event made from `raw`, taking its fields over; the classifier fills in the
     /// tags.
-    pub fn new(raw: RawEvent, classifier_version: &str) -> Self {
+    pub fn new(raw: RawEvent, classifier_version: &std::sync::Arc<str>) -> Self {
         Self {
             schema: SCHEMA_VERSION,
             event_id: raw.event_id,
@@ -320,7 +322,7 @@ impl TaggedEvent {
             actors: Vec::new(),
             events: Vec::new(),
             reporter: None,
-            classifier_version: classifier_version.to_owned(),
+            classifier_version: std::sync::Arc::clone(classifier_version),
             classified_at: OffsetDateTime::now_utc(),
         }
     }

@@ -417,7 +417,7 @@ impl Store for SqliteStore {
                         e.event_time().unix_timestamp(),
                         unix_ms(e.ingested_at),
                         unix_ms(OffsetDateTime::now_utc()),
-                        e.classifier_version,
+                        &*e.classifier_version,
                         payload,
                     ])
                     .map_err(classify)?;
