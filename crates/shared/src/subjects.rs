@@ -83,7 +83,12 @@ impl Subjects {
 
     /// Subject of a raw event from `source` (an outlet name; anything is made a valid token).
     pub fn raw(&self, source: Option<&str>) -> String {
-        format!("{}.raw.{}", self.prefix, token(source.unwrap_or("unknown")))
+        let source = source.unwrap_or("unknown");
+        let mut subject = String::with_capacity(self.prefix.len() + 5 + source.len());
+        subject.push_str(&self.prefix);
+        subject.push_str(".raw.");
+        push_token(&mut subject, source);
+        subject
     }
 
     pub fn raw_all(&self) -> String {
@@ -92,12 +97,15 @@ impl Subjects {
 
     /// Subject of a tagged event: `<prefix>.tagged.<category>.<actor>`.
     pub fn tagged(&self, category: &str, actor: &str) -> String {
-        format!(
-            "{}.tagged.{}.{}",
-            self.prefix,
-            token(category),
-            token(actor)
-        )
+        // Built in place: the classifier makes one per event.
+        let mut subject =
+            String::with_capacity(self.prefix.len() + 9 + category.len() + actor.len());
+        subject.push_str(&self.prefix);
+        subject.push_str(".tagged.");
+        push_token(&mut subject, category);
+        subject.push('.');
+        push_token(&mut subject, actor);
+        subject
     }
 
     /// Filter for tagged events; `None` means any (`*`).
@@ -131,22 +139,25 @@ impl Default for Subjects {
 
 /// Makes any text a single subject token: characters outside `[A-Za-z0-9_-]` become `_`.
 pub fn token(text: &str) -> String {
-    let cleaned: String = text
-        .trim()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if cleaned.is_empty() {
-        "unknown".to_owned()
-    } else {
-        cleaned
+    let mut out = String::with_capacity(text.len());
+    push_token(&mut out, text);
+    out
+}
+
+/// [`token`], appended to `out`.
+fn push_token(out: &mut String, text: &str) {
+    let text = text.trim();
+    if text.is_empty() {
+        out.push_str("unknown");
+        return;
     }
+    out.extend(text.chars().map(|c| {
+        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+            c
+        } else {
+            '_'
+        }
+    }));
 }
 
 #[cfg(test)]
@@ -162,6 +173,7 @@ mod tests {
         assert_eq!(s.raw(Some("Yonhap News")), "news.raw.Yonhap_News");
         assert_eq!(s.raw(None), "news.raw.unknown");
         assert_eq!(s.tagged("threaten", "PRK"), "news.tagged.threaten.PRK");
+        assert_eq!(s.tagged(" a.b ", " "), "news.tagged.a_b.unknown");
         assert_eq!(s.tagged_filter(None, Some("PRK")), "news.tagged.*.PRK");
         assert_eq!(s.dlq("classifier"), "news.dlq.classifier");
         let t = Subjects::new("t-1.x").expect("valid");

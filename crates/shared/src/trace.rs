@@ -7,8 +7,6 @@
 //! the event id and the stage, so a redelivered message carries the same ids as the first
 //! delivery.
 
-use std::fmt::Write as _;
-
 use sha2::{Digest, Sha256};
 
 /// Whether this build exports spans (the `otel` feature): without it, a stage that sends
@@ -42,9 +40,11 @@ impl TraceParent {
             .chain_update(b"/")
             .chain_update(event_id.as_bytes())
             .finalize();
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut span_id = String::with_capacity(16);
-        for b in &digest[..8] {
-            let _ = write!(span_id, "{b:02x}");
+        for &b in &digest[..8] {
+            span_id.push(char::from(HEX[usize::from(b >> 4)]));
+            span_id.push(char::from(HEX[usize::from(b & 0x0f)]));
         }
         Some(Self { trace_id, span_id })
     }
@@ -168,7 +168,8 @@ mod tests {
         let producer = TraceParent::for_event(article, &format!("{article}-3"), "producer")
             .expect("valid article id");
         assert_eq!(producer.trace_id, article);
-        assert_eq!(producer.span_id.len(), 16);
+        // The first 8 bytes of SHA-256("producer/<event id>"), in lower-case hex.
+        assert_eq!(producer.span_id, "de9d09fcda9e0266");
         let header = producer.header_value();
         assert_eq!(TraceParent::parse(&header), Some(producer.clone()));
         let classifier = producer.child(&format!("{article}-3"), "classifier");
