@@ -58,18 +58,17 @@ pub(crate) fn short_word_key(word: &str) -> Option<u128> {
 /// A sentence prepared for matching: its ASCII-lower-cased copy and where its words are.
 pub(crate) struct Sentence<'t> {
     pub text: &'t str,
-    /// `text` with ASCII letters lower-cased: the same byte offsets.
+    prepared: SentenceBuffers,
+}
+
+/// What a [`Sentence`] holds beside its text, handed on to the next sentence so that preparing
+/// one allocates nothing once the buffers are large enough.
+#[derive(Debug, Default)]
+pub(crate) struct SentenceBuffers {
+    /// The text with ASCII letters lower-cased: the same byte offsets.
     lower: String,
     /// Maximal runs of word characters, in order, each with the index's entry for it (the
     /// phrases it opens), if any.
-    words: Vec<(Span, Option<u32>)>,
-}
-
-/// The buffers a [`Sentence`] fills, handed on to the next sentence so that preparing one
-/// allocates nothing once they are large enough.
-#[derive(Debug, Default)]
-pub(crate) struct SentenceBuffers {
-    lower: String,
     words: Vec<(Span, Option<u32>)>,
 }
 
@@ -124,15 +123,15 @@ impl<'t> Sentence<'t> {
         if let Some(s) = start {
             push(Span::new(s, text.len()));
         }
-        Self { text, lower, words }
+        Self {
+            text,
+            prepared: SentenceBuffers { lower, words },
+        }
     }
 
     /// Its buffers, for the next sentence.
     pub fn into_buffers(self) -> SentenceBuffers {
-        SentenceBuffers {
-            lower: self.lower,
-            words: self.words,
-        }
+        self.prepared
     }
 }
 
@@ -262,12 +261,10 @@ impl PhraseIndex {
         sentence: &Sentence<'_>,
         mut found: impl FnMut(usize, Span),
     ) {
-        let lower = sentence.lower.as_bytes();
+        let lower = sentence.prepared.lower.as_bytes();
         let mut try_at = |id: u32, phrase: &[u8], start: usize| {
             let end = start + phrase.len();
-            // The last byte first: most phrases sharing a first word differ there.
-            if lower.get(end.wrapping_sub(1)) == phrase.last()
-                && lower.get(start..end) == Some(phrase)
+            if lower.get(start..end) == Some(phrase)
                 && sentence.text.is_char_boundary(end)
                 && on_word_boundaries(sentence.text, Span::new(start, end))
             {
@@ -277,9 +274,11 @@ impl PhraseIndex {
         let bytes_of = |o: &Opener| &self.bytes[o.start as usize..(o.start + o.len) as usize];
         let loose = &self.sets[set].loose;
         if loose.is_empty() {
-            for &(word, entry) in &sentence.words {
+            for &(word, entry) in &sentence.prepared.words {
                 if let Some(entry) = entry {
                     for o in self.opening(entry, set) {
+                        // The last byte first, kept in the opener: most phrases sharing a
+                        // first word differ there.
                         let end = word.start + o.len as usize;
                         if lower.get(end.wrapping_sub(1)) == Some(&o.last) {
                             try_at(o.id, bytes_of(o), word.start);
@@ -291,7 +290,7 @@ impl PhraseIndex {
         }
         // Phrases opening with punctuation or space may start anywhere: merge them in by
         // position.
-        let mut words = sentence.words.iter().peekable();
+        let mut words = sentence.prepared.words.iter().peekable();
         for (at, _) in sentence.text.char_indices() {
             let mut here: Vec<(u32, &[u8])> =
                 loose.iter().map(|(id, p)| (*id, p.as_bytes())).collect();

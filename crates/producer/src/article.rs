@@ -318,7 +318,7 @@ pub fn article_id(body: &str) -> String {
         first = false;
     }
     let digest = hasher.finalize();
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    newswire_shared::hex::lower_hex(&digest[..16])
 }
 
 #[cfg(test)]

@@ -81,15 +81,20 @@ const SAMPLE_BYTES: usize = 1024;
 
 /// The language of `text` when the detector is confident, as ISO 639-1 where one exists.
 pub fn detect_language(text: &str) -> Option<String> {
-    let mut end = text.len().min(SAMPLE_BYTES);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let sample = &text[..end];
+    let sample = sample(text);
     if is_plainly_english(sample) {
         return Some("en".to_owned());
     }
     trigram_language(sample)
+}
+
+/// The first [`SAMPLE_BYTES`] of `text`, ending on a character boundary.
+fn sample(text: &str) -> &str {
+    let mut end = text.len().min(SAMPLE_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Words that make up a good part of any English text and hardly occur in other languages'
@@ -200,11 +205,7 @@ mod tests {
         let articles = sentences.chunks(5).map(|c| c.join(" "));
         let mut shortcut = 0;
         for text in articles.chain(sentences.iter().cloned()) {
-            let end = (0..=text.len().min(SAMPLE_BYTES))
-                .rev()
-                .find(|&i| text.is_char_boundary(i))
-                .unwrap_or(0);
-            let sample = &text[..end];
+            let sample = sample(&text);
             if is_plainly_english(sample) {
                 shortcut += 1;
                 // The detector's best guess is English, if not always with the confidence

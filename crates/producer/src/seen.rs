@@ -81,8 +81,5 @@ impl Seen {
 /// A key-safe digest of anything (keys may hold only letters, digits and `-_=./`): 128 bits of
 /// SHA-256 as hex.
 pub fn digest(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    newswire_shared::hex::lower_hex(&Sha256::digest(bytes)[..16])
 }

@@ -4,6 +4,7 @@
 //! the stage crates.
 
 pub mod event;
+pub mod hex;
 pub mod local_server;
 pub mod nats;
 pub mod ops;

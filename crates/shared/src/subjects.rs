@@ -83,12 +83,7 @@ impl Subjects {
 
     /// Subject of a raw event from `source` (an outlet name; anything is made a valid token).
     pub fn raw(&self, source: Option<&str>) -> String {
-        let source = source.unwrap_or("unknown");
-        let mut subject = String::with_capacity(self.prefix.len() + 5 + source.len());
-        subject.push_str(&self.prefix);
-        subject.push_str(".raw.");
-        push_token(&mut subject, source);
-        subject
+        self.subject("raw", &[source.unwrap_or("unknown")])
     }
 
     pub fn raw_all(&self) -> String {
@@ -97,14 +92,21 @@ impl Subjects {
 
     /// Subject of a tagged event: `<prefix>.tagged.<category>.<actor>`.
     pub fn tagged(&self, category: &str, actor: &str) -> String {
-        // Built in place: the classifier makes one per event.
-        let mut subject =
-            String::with_capacity(self.prefix.len() + 9 + category.len() + actor.len());
+        self.subject("tagged", &[category, actor])
+    }
+
+    /// `<prefix>.<kind>.<token>...`, each text made a token, built in one string: the
+    /// producer and the classifier make one per event.
+    fn subject(&self, kind: &str, texts: &[&str]) -> String {
+        let len = texts.iter().map(|t| t.len() + 1).sum::<usize>();
+        let mut subject = String::with_capacity(self.prefix.len() + kind.len() + 1 + len);
         subject.push_str(&self.prefix);
-        subject.push_str(".tagged.");
-        push_token(&mut subject, category);
         subject.push('.');
-        push_token(&mut subject, actor);
+        subject.push_str(kind);
+        for text in texts {
+            subject.push('.');
+            push_token(&mut subject, text);
+        }
         subject
     }
 
@@ -123,7 +125,7 @@ impl Subjects {
     }
 
     pub fn dlq(&self, stage: &str) -> String {
-        format!("{}.dlq.{}", self.prefix, token(stage))
+        self.subject("dlq", &[stage])
     }
 
     pub fn dlq_all(&self) -> String {

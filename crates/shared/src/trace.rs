@@ -40,12 +40,7 @@ impl TraceParent {
             .chain_update(b"/")
             .chain_update(event_id.as_bytes())
             .finalize();
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut span_id = String::with_capacity(16);
-        for &b in &digest[..8] {
-            span_id.push(char::from(HEX[usize::from(b >> 4)]));
-            span_id.push(char::from(HEX[usize::from(b & 0x0f)]));
-        }
+        let span_id = crate::hex::lower_hex(&digest[..8]);
         Some(Self { trace_id, span_id })
     }
 
