@@ -20,6 +20,7 @@ use time::Date;
 
 use crate::dict::{ACTOR_TERMS, ActorRef, CUE_PATTERNS, CueKind, Dictionary, ROLES, SECOND_PARTS};
 use crate::phrases::{Sentence, SentenceBuffers, on_word_boundaries};
+use crate::words::words_back;
 
 /// The version of the coding logic; the dictionaries' digest is appended at run time.
 pub const CODER_VERSION: &str = concat!("newswire-classifier/", env!("CARGO_PKG_VERSION"));
@@ -859,9 +860,10 @@ fn is_reference(text: &str, cue: Span) -> bool {
         .rmatch_indices([',', ';', ':', '(', '"', '\u{201c}', '\u{201d}', '\u{2014}'])
         .next()
         .map_or(before, |(p, m)| &before[p + m.len()..]);
-    let words = clause
-        .rsplit(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '\u{2019}' || c == '-'))
-        .filter(|w| !w.is_empty());
+    let words = words_back(clause, |c| {
+        c.is_alphanumeric() || c == '\'' || c == '\u{2019}' || c == '-'
+    })
+    .map(|(_, w)| w);
     // Up to three modifiers before the determiner ("the recent defence accord"), and up to
     // two words between a support verb and the determiner ("sent him a warning").
     let mut budget = 3;
@@ -1181,10 +1183,10 @@ fn modality(text: &str, cue: Span) -> Modality {
     // The last eight words of the clause, back to a contrasting conjunction ("refused to send
     // weapons but has taken in refugees"), and the cue's own words; each word looked up once.
     let (mut negated, mut hypothetical, mut future) = (false, false, false);
-    for word in clause
-        .rsplit(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '\u{2019}'))
-        .filter(|w| !w.is_empty())
-        .take(8)
+    for (_, word) in words_back(clause, |c| {
+        c.is_alphanumeric() || c == '\'' || c == '\u{2019}'
+    })
+    .take(8)
     {
         let flags = word_classes(word);
         if flags & class::CONTRAST != 0 {
@@ -1304,29 +1306,11 @@ fn word_before(text: &str, at: usize) -> &str {
 /// The word before `at`, skipping articles, with where it starts; no allocation (this runs for
 /// every actor of every cue).
 fn word_before_at(text: &str, at: usize) -> Option<(usize, &str)> {
-    let mut end = at;
-    loop {
-        let head = &text[..end];
-        let word_end = head
-            .char_indices()
-            .rev()
-            .find(|&(_, c)| c.is_alphanumeric() || c == '-')
-            .map(|(i, c)| i + c.len_utf8())?;
-        let word_start = head[..word_end]
-            .char_indices()
-            .rev()
-            .find(|&(_, c)| !(c.is_alphanumeric() || c == '-'))
-            .map_or(0, |(i, c)| i + c.len_utf8());
-        let word = &head[word_start..word_end];
-        if ["the", "a", "an"]
+    words_back(&text[..at], |c| c.is_alphanumeric() || c == '-').find(|(_, word)| {
+        !["the", "a", "an"]
             .iter()
             .any(|a| word.eq_ignore_ascii_case(a))
-        {
-            end = word_start;
-            continue;
-        }
-        return Some((word_start, word));
-    }
+    })
 }
 
 /// Whether `word` is one of `list` (lower-case ASCII), in any case.
@@ -1438,17 +1422,26 @@ const NOT_NAMES: &[&str] = &[
 
 /// Calls `found` with each run of capitalised words ("Wagner Group", "Abu Mohammed
 /// al-Julani"), with the connecting lower-case particles names carry, that overlaps no known
-/// actor, in `text[from..to]`, in order, until it breaks.
+/// actor, in `text[from..to]`, in order, until it breaks or until more than `within` words
+/// have passed outside a run.
 fn capitalised_runs(
     text: &str,
     from: usize,
     to: usize,
     actors: &[Actor],
+    within: usize,
     mut found: impl FnMut(Span) -> ControlFlow<()>,
 ) {
     let mut current: Option<Span> = None;
     let mut at = from;
+    let mut words_before = 0;
     for word in text[from..to].split_inclusive(|c: char| c.is_whitespace()) {
+        if current.is_none() && words_before > within {
+            return;
+        }
+        if !word.trim_end().is_empty() {
+            words_before += 1;
+        }
         let start = at;
         at += word.len();
         let token = word
@@ -1490,10 +1483,17 @@ fn capitalised_runs(
     }
 }
 
-/// The first of [`capitalised_runs`].
-fn first_capitalised_run(text: &str, from: usize, to: usize, actors: &[Actor]) -> Option<Span> {
+/// The first of [`capitalised_runs`], if at most `within` words stand before it: the words
+/// after that are not read.
+fn first_capitalised_run(
+    text: &str,
+    from: usize,
+    to: usize,
+    actors: &[Actor],
+    within: usize,
+) -> Option<Span> {
     let mut first = None;
-    capitalised_runs(text, from, to, actors, |run| {
+    capitalised_runs(text, from, to, actors, within, |run| {
         first = Some(run);
         ControlFlow::Break(())
     });
@@ -1509,7 +1509,7 @@ fn unknown_name_before(text: &str, cue: Span, actors: &[Actor]) -> Option<Compac
         .next()
         .map_or(0, |(p, m)| p + m.len());
     let mut last = None;
-    capitalised_runs(text, clause_start, cue.start, actors, |run| {
+    capitalised_runs(text, clause_start, cue.start, actors, usize::MAX, |run| {
         last = Some(run);
         ControlFlow::Continue(())
     });
@@ -1533,8 +1533,8 @@ fn unknown_agent_after_by(text: &str, cue: Span, actors: &[Actor]) -> Option<Com
         .find(|&(p, _)| on_word_boundaries(text, Span::new(cue.end + p, cue.end + p + 2)))?
         .0;
     let from = cue.end + by + 2;
-    let run = first_capitalised_run(text, from, cue.end + clause_end, actors)?;
-    (text[from..run.start].split_whitespace().count() <= 2).then(|| text[run.start..run.end].into())
+    let run = first_capitalised_run(text, from, cue.end + clause_end, actors, 2)?;
+    Some(text[run.start..run.end].into())
 }
 
 /// The unknown name right after the cue in its clause (the object), if any.
@@ -1543,10 +1543,9 @@ fn unknown_name_after(text: &str, cue: Span, actors: &[Actor]) -> Option<Compact
     let clause_end = after
         .find([',', ';', ':', '.'])
         .map_or(text.len(), |p| cue.end + p);
-    let run = first_capitalised_run(text, cue.end, clause_end, actors)?;
     // At most three words between the cue and the name ("attacked the town of Bakhmut").
-    (text[cue.end..run.start].split_whitespace().count() <= 3)
-        .then(|| text[run.start..run.end].into())
+    let run = first_capitalised_run(text, cue.end, clause_end, actors, 3)?;
+    Some(text[run.start..run.end].into())
 }
 
 /// Verbs that close a sentence with its source: "..., the ministry said."
@@ -1613,9 +1612,8 @@ fn is_passive(text: &str, cue: Span, kind: CueKind) -> bool {
         be_inside = true;
         first = cue_words.next().unwrap_or("");
     }
-    let mut before = text[..cue.start]
-        .rsplit(|c: char| !(c.is_alphanumeric() || c == '-'))
-        .filter(|w| !w.is_empty());
+    let mut before =
+        words_back(&text[..cue.start], |c| c.is_alphanumeric() || c == '-').map(|(_, w)| w);
     let be_before = match (before.next(), before.next()) {
         (Some(w), _) if is_be(w) => true,
         (Some(adverb), Some(w)) => adverb.ends_with("ly") && is_be(w),
@@ -1754,10 +1752,9 @@ fn source_and_target(
             .filter(|a| a.span.start >= cue.end && a.span.end <= clause_end)
             .filter(|a| {
                 let gap = &text[cue.end..a.span.start];
-                gap.rsplit(|c: char| !c.is_alphanumeric())
-                    .filter(|w| !w.is_empty())
+                words_back(gap, char::is_alphanumeric)
                     .take(4)
-                    .any(|w| w.eq_ignore_ascii_case(marker))
+                    .any(|(_, w)| w.eq_ignore_ascii_case(marker))
             })
             .min_by_key(|a| a.span.start)
             .copied()

@@ -9,6 +9,7 @@ pub mod inflect;
 pub mod petrarch;
 mod phrases;
 pub mod service;
+mod words;
 
 pub use classify::{Classifier, Coding};
 pub use dict::{DictError, DictErrors, Dictionary, Sources};

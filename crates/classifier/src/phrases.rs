@@ -24,6 +24,18 @@ fn is_word_char(c: char) -> bool {
 /// Whether `span` of `text` starts and ends on word boundaries: no word character on either
 /// side of a word character at its edges.
 pub(crate) fn on_word_boundaries(text: &str, span: Span) -> bool {
+    let bytes = text.as_bytes();
+    // ASCII neighbours, the common case, are read as bytes; others are decoded.
+    let (before, last) = (span.start.checked_sub(1), span.end.checked_sub(1));
+    let (after, first) = (Some(span.end), Some(span.start));
+    let ascii = |at: Option<usize>| at.and_then(|i| bytes.get(i)).is_none_or(u8::is_ascii);
+    if ascii(before) && ascii(last) && ascii(after) && ascii(first) {
+        let word = |at: Option<usize>| {
+            at.and_then(|i| bytes.get(i))
+                .is_some_and(u8::is_ascii_alphanumeric)
+        };
+        return !(word(before) && word(first) || word(after) && word(last));
+    }
     let before = text[..span.start].chars().next_back();
     let after = text[span.end..].chars().next();
     let first = text[span.start..].chars().next();
@@ -45,14 +57,30 @@ pub(crate) fn short_word_key(word: &str) -> Option<u128> {
     if bytes.len() > SHORT_WORD {
         return None;
     }
-    let mut key = 0u128;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == 0 {
-            return None;
-        }
-        key |= u128::from(b.to_ascii_lowercase()) << (8 * i);
+    // Copied into a fixed block and folded as a whole: the compiler does all sixteen bytes in
+    // a few vector instructions, where a loop over the word's bytes shifts one at a time.
+    let n = bytes.len();
+    let mut block = [0u8; SHORT_WORD];
+    // Two fixed-size copies that may overlap (single moves) instead of a call to copy n bytes.
+    if n >= 8 {
+        block[..8].copy_from_slice(&bytes[..8]);
+        block[n - 8..n].copy_from_slice(&bytes[n - 8..]);
+    } else if n >= 4 {
+        block[..4].copy_from_slice(&bytes[..4]);
+        block[n - 4..n].copy_from_slice(&bytes[n - 4..]);
+    } else {
+        block[..n].copy_from_slice(bytes);
     }
-    Some(key)
+    block.make_ascii_lowercase();
+    let key = u128::from_le_bytes(block);
+    // A NUL byte in the word, found without a loop: the lowest zero byte of `key` sets its
+    // high bit in `zeros` (bits above it may be set too, but those are the padding's).
+    const ONES: u128 = u128::MAX / 0xff;
+    let zeros = key.wrapping_sub(ONES) & !key & (ONES << 7);
+    let word_bits = u128::MAX
+        .checked_shr(8 * (SHORT_WORD - bytes.len()) as u32)
+        .unwrap_or(0);
+    (zeros & word_bits == 0).then_some(key)
 }
 
 /// A sentence prepared for matching: its ASCII-lower-cased copy and where its words are.
@@ -110,8 +138,17 @@ impl<'t> Sentence<'t> {
             words.push((span, entry));
         };
         let mut start: Option<usize> = None;
-        for (i, c) in text.char_indices() {
-            match (is_word_char(c), start) {
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            // ASCII bytes as they are; other characters decoded.
+            let (is_word, len) = if bytes[i].is_ascii() {
+                (bytes[i].is_ascii_alphanumeric(), 1)
+            } else {
+                let c = text[i..].chars().next().expect("a character starts here");
+                (is_word_char(c), c.len_utf8())
+            };
+            match (is_word, start) {
                 (true, None) => start = Some(i),
                 (false, Some(s)) => {
                     push(Span::new(s, i));
@@ -119,6 +156,7 @@ impl<'t> Sentence<'t> {
                 }
                 _ => {}
             }
+            i += len;
         }
         if let Some(s) = start {
             push(Span::new(s, text.len()));
@@ -328,7 +366,24 @@ mod tests {
         assert!(key("sixteen-letters!").is_some());
         assert_eq!(key("seventeen-letters"), None);
         assert_eq!(key("but\0"), None, "the padding byte is no word's");
+        assert_eq!(key("\0but"), None);
+        assert_eq!(key("sixteen-letters\0"), None);
+        assert_eq!(key("\u{1}\0"), None);
+        assert!(key("\u{1}\u{80}").is_some());
         assert_ne!(key(""), key("a"));
+    }
+
+    proptest! {
+        /// The packed key is the word's lower-cased bytes, little-endian, zero-padded.
+        #[test]
+        fn short_word_keys_are_the_padded_lower_case_bytes(word in "[a-zA-Z\\x00-\\x02\\x7f-\\u{100}]{0,17}") {
+            let expected = (word.len() <= SHORT_WORD && !word.contains('\0')).then(|| {
+                word.bytes()
+                    .enumerate()
+                    .fold(0u128, |k, (i, b)| k | u128::from(b.to_ascii_lowercase()) << (8 * i))
+            });
+            prop_assert_eq!(short_word_key(&word), expected);
+        }
     }
 
     fn matches(m: &PhraseIndex, text: &str) -> Vec<(usize, usize, usize)> {
