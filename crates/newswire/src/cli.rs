@@ -107,7 +107,7 @@ pub struct BenchArgs {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum BenchStageRole {
-    /// Republish raw events unchanged to the tagged stream.
+    /// Republish raw events to the tagged stream, padded by `--pad-bytes`.
     Relay,
     /// Ack tagged events, recording their latency.
     Drain,
@@ -125,6 +125,10 @@ pub struct BenchStageArgs {
     /// Batches worked on at once, as the stages' `--in-flight`.
     #[arg(long, env = "NEWSWIRE_IN_FLIGHT", default_value_t = 2)]
     pub in_flight: usize,
+    /// Bytes the relay adds to each event it republishes (tagged events are larger than raw
+    /// ones; `newswire bench` passes the difference).
+    #[arg(long, default_value_t = 0)]
+    pub pad_bytes: usize,
 }
 
 #[derive(Debug, Args)]

@@ -2,8 +2,9 @@
 //! in the same run.
 //!
 //! The baseline is a zero-work relay with the pipeline's topology: events published to the raw
-//! stream, consumed and republished unchanged to the tagged stream by one process, consumed
-//! and acked by another, with the same consume loop and batch sizes as the real stages. The
+//! stream, consumed and republished to the tagged stream by one process (padded to the tagged
+//! events' mean size, so both hops carry what the pipeline's do), consumed and acked by
+//! another, with the same consume loop and batch sizes as the real stages. The
 //! pipeline is the real thing: `newswire classifier` and `newswire sink` (SQLite) processes.
 //! Both carry the same events, published the same way. The figure that matters is the ratio.
 
@@ -126,6 +127,33 @@ struct Env {
     url: String,
     server_pid: Option<u32>,
     dir: tempfile::TempDir,
+    /// Bytes the relay adds to each event it republishes, so that its second hop carries
+    /// what the classifier's does: tagged events are larger than raw ones.
+    relay_pad: usize,
+}
+
+/// Mean encoded size of the corpus's raw events and of the same events tagged.
+#[derive(Debug, Clone, Copy, Serialize)]
+struct PayloadBytes {
+    raw: usize,
+    tagged: usize,
+}
+
+fn payload_bytes(articles: &[Article]) -> PayloadBytes {
+    let classifier = newswire_classifier::Classifier::builtin();
+    let (mut raw, mut tagged, mut n) = (0, 0, 0);
+    for event in articles
+        .iter()
+        .flat_map(|a| sentence_events(a, OffsetDateTime::UNIX_EPOCH).unwrap_or_default())
+    {
+        raw += event.encode().len();
+        tagged += classifier.classify(&event).encode().len();
+        n += 1;
+    }
+    PayloadBytes {
+        raw: raw / n.max(1),
+        tagged: tagged / n.max(1),
+    }
 }
 
 fn stage_command(env: &Env, prefix: &str, args: &[&str]) -> Command {
@@ -250,7 +278,17 @@ async fn run_once(
         )
     } else {
         (
-            stage_command(env, &prefix, &["bench-stage", "relay"]).spawn()?,
+            stage_command(
+                env,
+                &prefix,
+                &[
+                    "bench-stage",
+                    "relay",
+                    "--pad-bytes",
+                    &env.relay_pad.to_string(),
+                ],
+            )
+            .spawn()?,
             stage_command(
                 env,
                 &prefix,
@@ -350,6 +388,8 @@ struct Results {
     command: String,
     cores: usize,
     nats_server: String,
+    /// Mean event sizes; the relay pads what it republishes to the tagged size.
+    payload_bytes: PayloadBytes,
     events_per_run: usize,
     repetitions: usize,
     relay: Vec<Run>,
@@ -459,8 +499,14 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         }),
         server_pid: server.as_ref().and_then(NatsServerProcess::pid),
         dir,
+        relay_pad: 0,
     };
     let articles = corpus(events);
+    let payload = payload_bytes(&articles);
+    let env = Env {
+        relay_pad: payload.tagged.saturating_sub(payload.raw),
+        ..env
+    };
     let mut relay = Vec::new();
     let mut pipeline = Vec::new();
     let mut classifier = Vec::new();
@@ -512,6 +558,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         nats_server,
         events_per_run: events,
         repetitions: reps,
+        payload_bytes: payload,
         relay_events_per_second: spread(relay.iter().map(|r| r.events_per_second).collect()),
         pipeline_events_per_second: spread(pipeline.iter().map(|r| r.events_per_second).collect()),
         ratio_pipeline_to_relay: spread(ratio),
@@ -582,6 +629,11 @@ fn render(r: &Results) -> String {
         out,
         "\n{} cores, {}, {} events per run, median of {} (min–max). Command: `{}`, {}.\n",
         r.cores, r.nats_server, r.events_per_run, r.repetitions, r.command, r.date
+    );
+    let _ = writeln!(
+        out,
+        "Events average {} bytes raw and {} bytes tagged; the relay pads each event it republishes by the difference, so that both topologies carry the same bytes.\n",
+        r.payload_bytes.raw, r.payload_bytes.tagged
     );
     let _ = writeln!(out, "| run | events/s | MB/s | p50 ms | p99 ms | max ms |");
     let _ = writeln!(out, "|---|---|---|---|---|---|");
@@ -693,6 +745,7 @@ pub async fn stage(args: BenchStageArgs) -> Result<()> {
             let handler = Relay {
                 js: connection.js.clone(),
                 subject: connection.subjects.tagged("relay", "XXX"),
+                pad: args.pad_bytes,
             };
             connection.serve(handler, worker, shutdown).await;
         }
@@ -717,13 +770,32 @@ pub async fn stage(args: BenchStageArgs) -> Result<()> {
 struct Relay {
     js: jetstream::Context,
     subject: String,
+    /// Bytes added to each republished event (see [`Env::relay_pad`]).
+    pad: usize,
+}
+
+/// `payload` (a JSON object) with `pad` more bytes: a field the drain ignores. `None` for a
+/// payload that is not an object or a pad shorter than the field's own syntax.
+fn padded(payload: &[u8], pad: usize) -> Option<Vec<u8>> {
+    const FIELD: &[u8] = b",\"bench_pad\":\"\"";
+    if pad < FIELD.len() || payload.last() != Some(&b'}') {
+        return None;
+    }
+    let mut out = Vec::with_capacity(payload.len() + pad);
+    out.extend_from_slice(&payload[..payload.len() - 1]);
+    out.extend_from_slice(&FIELD[..FIELD.len() - 1]);
+    out.resize(out.len() + pad - FIELD.len(), b'x');
+    out.extend_from_slice(b"\"}");
+    Some(out)
 }
 
 impl Handler for Relay {
     async fn start(&mut self, batch: &[Message]) -> Finish {
         let mut acks = Vec::with_capacity(batch.len());
         for m in batch {
-            let mut publish = PublishMessage::build().payload(m.payload.clone());
+            let payload =
+                padded(&m.payload, self.pad).map_or_else(|| m.payload.clone(), Into::into);
+            let mut publish = PublishMessage::build().payload(payload);
             if let Some(id) = m.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id")) {
                 publish = publish.message_id(id.as_str());
             }
@@ -804,5 +876,18 @@ mod tests {
             5.0
         );
         assert_eq!(corpus(25).len(), 3);
+    }
+
+    #[test]
+    fn the_relay_pads_to_the_tagged_size_and_the_drain_still_reads_it() {
+        let raw = br#"{"ingested_at":"2026-12-01T06:00:00Z","text":"x"}"#;
+        let out = padded(raw, 100).expect("an object is padded");
+        assert_eq!(out.len(), raw.len() + 100);
+        let read: Ingested = serde_json::from_slice(&out).expect("still an event the drain reads");
+        assert_eq!(read.ingested_at.unix_timestamp(), 1_796_104_800);
+        assert_eq!(padded(raw, 3), None, "too short for the field");
+        assert_eq!(padded(b"[1]", 100), None, "not an object");
+        let tagged = payload_bytes(&corpus(50));
+        assert!(tagged.tagged > tagged.raw, "{tagged:?}");
     }
 }
