@@ -50,7 +50,7 @@ pub struct ArticleMeta {
     /// Publication time of the article (RFC 3339).
     #[serde(
         default,
-        with = "time::serde::rfc3339::option",
+        with = "rfc3339::option",
         skip_serializing_if = "Option::is_none"
     )]
     #[schemars(with = "Option<String>")]
@@ -91,7 +91,7 @@ pub struct RawEvent {
     #[schemars(with = "Option<String>")]
     pub event_date: Option<Date>,
     /// When the producer read the article (RFC 3339).
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "rfc3339")]
     #[schemars(with = "String")]
     pub ingested_at: OffsetDateTime,
 }
@@ -281,7 +281,7 @@ pub struct TaggedEvent {
     )]
     #[schemars(with = "Option<String>")]
     pub event_date: Option<Date>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "rfc3339")]
     #[schemars(with = "String")]
     pub ingested_at: OffsetDateTime,
     /// The primary category (the subject's category token): the first asserted event's, or `none`.
@@ -298,7 +298,7 @@ pub struct TaggedEvent {
     // One string, shared by every event a classifier tags.
     #[schemars(with = "String")]
     pub classifier_version: std::sync::Arc<str>,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "rfc3339")]
     #[schemars(with = "String")]
     pub classified_at: OffsetDateTime,
 }
@@ -365,6 +365,62 @@ impl TaggedEvent {
     /// The time the event is filed under: the article's publication time, else its ingest time.
     pub fn event_time(&self) -> OffsetDateTime {
         self.article.published_at.unwrap_or(self.ingested_at)
+    }
+}
+
+/// RFC 3339 timestamps as `time::serde::rfc3339` reads and writes them, but written through a
+/// buffer on the stack: `time` formats each into a new `String` (three allocations per tagged
+/// event).
+mod rfc3339 {
+    use serde::{Deserializer, Serialize, Serializer};
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+
+    /// Room for the longest form `time` writes: "9999-12-31T23:59:59.999999999+23:59".
+    const ROOM: usize = 48;
+
+    pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+        let mut buf = [0u8; ROOM];
+        let unused = {
+            let mut out: &mut [u8] = &mut buf;
+            t.format_into(&mut out, &Rfc3339)
+                .map_err(serde::ser::Error::custom)?;
+            out.len()
+        };
+        let text = std::str::from_utf8(&buf[..ROOM - unused]).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(text)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
+        time::serde::rfc3339::deserialize(d)
+    }
+
+    struct Formatted(OffsetDateTime);
+
+    impl Serialize for Formatted {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            serialize(&self.0, s)
+        }
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(
+            t: &Option<OffsetDateTime>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => s.serialize_some(&Formatted(*t)),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<OffsetDateTime>, D::Error> {
+            time::serde::rfc3339::option::deserialize(d)
+        }
     }
 }
 
@@ -498,6 +554,32 @@ mod properties {
             let bytes = valid().encode();
             let cut = cut.min(bytes.len() - 1);
             prop_assert!(RawEvent::decode(&bytes[..cut]).is_err());
+        }
+
+        /// Timestamps read and write exactly as `time::serde::rfc3339` has them.
+        #[test]
+        fn timestamps_as_the_time_crate_writes_them(
+            seconds in -62_000_000_000i64..253_000_000_000,
+            nanos in prop_oneof![Just(0u32), 0u32..1_000_000_000],
+            offset_minutes in -1439i32..1440,
+        ) {
+            let offset = time::UtcOffset::from_whole_seconds(offset_minutes * 60).expect("offset");
+            let t = (OffsetDateTime::from_unix_timestamp(seconds).expect("in range")
+                + time::Duration::nanoseconds(i64::from(nanos)))
+            .to_offset(offset);
+            #[derive(Serialize, Deserialize)]
+            struct Ours(#[serde(with = "rfc3339")] OffsetDateTime, #[serde(with = "rfc3339::option")] Option<OffsetDateTime>);
+            #[derive(Serialize)]
+            struct Theirs(#[serde(with = "time::serde::rfc3339")] OffsetDateTime, #[serde(with = "time::serde::rfc3339::option")] Option<OffsetDateTime>);
+            let ours = serde_json::to_string(&Ours(t, Some(t)));
+            let theirs = serde_json::to_string(&Theirs(t, Some(t)));
+            prop_assert_eq!(ours.as_ref().ok(), theirs.as_ref().ok());
+            prop_assert_eq!(ours.is_err(), theirs.is_err());
+            if let Ok(text) = ours {
+                let back: Ours = serde_json::from_str(&text).expect("reads back");
+                prop_assert_eq!((back.0, back.1), (t, Some(t)));
+            }
+            prop_assert_eq!(serde_json::to_string(&Ours(t, None)).ok(), serde_json::to_string(&Theirs(t, None)).ok());
         }
 
         #[test]

@@ -16,31 +16,81 @@ pub const EXPORTS: bool = cfg!(feature = "otel");
 /// The header that carries the context, as W3C Trace Context names it.
 pub const HEADER: &str = "traceparent";
 
-/// A parsed `traceparent`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A parsed `traceparent`: two fixed-width ids held inline, so that reading, deriving and
+/// passing on a context per event allocates nothing but the header it writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TraceParent {
     /// 32 lower-case hex digits.
-    pub trace_id: String,
+    pub trace_id: HexId<32>,
     /// 16 lower-case hex digits: the span that sent the message.
-    pub span_id: String,
+    pub span_id: HexId<16>,
+}
+
+/// `N` lower-case hex digits, not all zero (W3C Trace Context's ids).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct HexId<const N: usize>([u8; N]);
+
+impl<const N: usize> HexId<N> {
+    /// `text` if it is `N` lower-case hex digits, not all zero.
+    pub fn parse(text: &str) -> Option<Self> {
+        let digits: [u8; N] = text.as_bytes().try_into().ok()?;
+        let valid = digits
+            .iter()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            && digits.iter().any(|&b| b != b'0');
+        valid.then_some(Self(digits))
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex digits are ASCII")
+    }
+}
+
+impl<const N: usize> std::fmt::Debug for HexId<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl<const N: usize> std::fmt::Display for HexId<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<const N: usize> PartialEq<str> for HexId<N> {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl<const N: usize> PartialEq<&str> for HexId<N> {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl<const N: usize> PartialEq<String> for HexId<N> {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
 }
 
 impl TraceParent {
     /// The context of `stage`'s span for one event, in the article's trace.
     pub fn for_event(article_id: &str, event_id: &str, stage: &str) -> Option<Self> {
-        let trace_id = article_id.to_ascii_lowercase();
-        if trace_id.len() != 32
-            || !trace_id.bytes().all(|b| b.is_ascii_hexdigit())
-            || trace_id.bytes().all(|b| b == b'0')
-        {
-            return None;
-        }
+        let mut trace_id: [u8; 32] = article_id.as_bytes().try_into().ok()?;
+        trace_id.make_ascii_lowercase();
+        let trace_id = HexId::parse(std::str::from_utf8(&trace_id).ok()?)?;
         let digest = Sha256::new()
             .chain_update(stage.as_bytes())
             .chain_update(b"/")
             .chain_update(event_id.as_bytes())
             .finalize();
-        let span_id = crate::hex::lower_hex(&digest[..8]);
+        let mut span_id = [0; 16];
+        crate::hex::write_lower_hex(&digest[..8], &mut span_id);
+        // A span id of all zeros (one digest in 2^64) would be invalid: it is then the parent's.
+        let span_id = HexId::parse(std::str::from_utf8(&span_id).ok()?)?;
         Some(Self { trace_id, span_id })
     }
 
@@ -50,18 +100,12 @@ impl TraceParent {
         let mut parts = value.trim().split('-');
         let (version, trace_id, span_id, flags) =
             (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        let hex = |s: &str, len: usize| {
-            s.len() == len
-                && s.bytes()
-                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-                && !s.bytes().all(|b| b == b'0')
-        };
-        if version != "00" || !hex(trace_id, 32) || !hex(span_id, 16) || flags.len() != 2 {
+        if version != "00" || flags.len() != 2 {
             return None;
         }
         Some(Self {
-            trace_id: trace_id.to_owned(),
-            span_id: span_id.to_owned(),
+            trace_id: HexId::parse(trace_id)?,
+            span_id: HexId::parse(span_id)?,
         })
     }
 
@@ -72,7 +116,7 @@ impl TraceParent {
 
     /// The next hop's context: same trace, `stage`'s span for `event_id`.
     pub fn child(&self, event_id: &str, stage: &str) -> Self {
-        Self::for_event(&self.trace_id, event_id, stage).unwrap_or_else(|| self.clone())
+        Self::for_event(self.trace_id.as_str(), event_id, stage).unwrap_or(*self)
     }
 }
 
@@ -124,8 +168,8 @@ mod otel {
     ) -> Option<TraceParent> {
         if let Some(parent) = parent
             && let (Ok(trace_id), Ok(span_id)) = (
-                TraceId::from_hex(&parent.trace_id),
-                SpanId::from_hex(&parent.span_id),
+                TraceId::from_hex(parent.trace_id.as_str()),
+                SpanId::from_hex(parent.span_id.as_str()),
             )
         {
             let remote = SpanContext::new(
@@ -139,9 +183,12 @@ mod otel {
         }
         let context = span.context();
         let own = context.span().span_context().clone();
-        own.is_valid().then(|| TraceParent {
-            trace_id: own.trace_id().to_string(),
-            span_id: own.span_id().to_string(),
+        if !own.is_valid() {
+            return None;
+        }
+        Some(TraceParent {
+            trace_id: super::HexId::parse(&own.trace_id().to_string())?,
+            span_id: super::HexId::parse(&own.span_id().to_string())?,
         })
     }
 }
@@ -166,7 +213,7 @@ mod tests {
         // The first 8 bytes of SHA-256("producer/<event id>"), in lower-case hex.
         assert_eq!(producer.span_id, "de9d09fcda9e0266");
         let header = producer.header_value();
-        assert_eq!(TraceParent::parse(&header), Some(producer.clone()));
+        assert_eq!(TraceParent::parse(&header), Some(producer));
         let classifier = producer.child(&format!("{article}-3"), "classifier");
         assert_eq!(classifier.trace_id, article);
         assert_ne!(classifier.span_id, producer.span_id);
