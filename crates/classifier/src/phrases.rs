@@ -14,6 +14,8 @@
 //! (ASCII only, so byte offsets are unchanged) once, and the phrases are stored lower-cased.
 
 use newswire_shared::Span;
+
+use crate::words::{char_at, char_before};
 use rustc_hash::FxHashMap;
 
 /// Word characters: letters and digits of any script.
@@ -24,22 +26,10 @@ fn is_word_char(c: char) -> bool {
 /// Whether `span` of `text` starts and ends on word boundaries: no word character on either
 /// side of a word character at its edges.
 pub(crate) fn on_word_boundaries(text: &str, span: Span) -> bool {
-    let bytes = text.as_bytes();
-    // ASCII neighbours, the common case, are read as bytes; others are decoded.
-    let (before, last) = (span.start.checked_sub(1), span.end.checked_sub(1));
-    let (after, first) = (Some(span.end), Some(span.start));
-    let ascii = |at: Option<usize>| at.and_then(|i| bytes.get(i)).is_none_or(u8::is_ascii);
-    if ascii(before) && ascii(last) && ascii(after) && ascii(first) {
-        let word = |at: Option<usize>| {
-            at.and_then(|i| bytes.get(i))
-                .is_some_and(u8::is_ascii_alphanumeric)
-        };
-        return !(word(before) && word(first) || word(after) && word(last));
-    }
-    let before = text[..span.start].chars().next_back();
-    let after = text[span.end..].chars().next();
-    let first = text[span.start..].chars().next();
-    let last = text[..span.end].chars().next_back();
+    let back = |end: usize| (end > 0).then(|| char_before(text, end).0);
+    let ahead = |at: usize| (at < text.len()).then(|| char_at(text, at).0);
+    let (before, last) = (back(span.start), back(span.end));
+    let (after, first) = (ahead(span.end), ahead(span.start));
     let open_before = !(before.is_some_and(is_word_char) && first.is_some_and(is_word_char));
     let open_after = !(after.is_some_and(is_word_char) && last.is_some_and(is_word_char));
     open_before && open_after
@@ -57,30 +47,14 @@ pub(crate) fn short_word_key(word: &str) -> Option<u128> {
     if bytes.len() > SHORT_WORD {
         return None;
     }
-    // Copied into a fixed block and folded as a whole: the compiler does all sixteen bytes in
-    // a few vector instructions, where a loop over the word's bytes shifts one at a time.
-    let n = bytes.len();
-    let mut block = [0u8; SHORT_WORD];
-    // Two fixed-size copies that may overlap (single moves) instead of a call to copy n bytes.
-    if n >= 8 {
-        block[..8].copy_from_slice(&bytes[..8]);
-        block[n - 8..n].copy_from_slice(&bytes[n - 8..]);
-    } else if n >= 4 {
-        block[..4].copy_from_slice(&bytes[..4]);
-        block[n - 4..n].copy_from_slice(&bytes[n - 4..]);
-    } else {
-        block[..n].copy_from_slice(bytes);
+    if bytes.contains(&0) {
+        return None;
     }
+    // Copied into a fixed block and folded as a whole, not shifted in byte by byte.
+    let mut block = [0u8; SHORT_WORD];
+    block[..bytes.len()].copy_from_slice(bytes);
     block.make_ascii_lowercase();
-    let key = u128::from_le_bytes(block);
-    // A NUL byte in the word, found without a loop: the lowest zero byte of `key` sets its
-    // high bit in `zeros` (bits above it may be set too, but those are the padding's).
-    const ONES: u128 = u128::MAX / 0xff;
-    let zeros = key.wrapping_sub(ONES) & !key & (ONES << 7);
-    let word_bits = u128::MAX
-        .checked_shr(8 * (SHORT_WORD - bytes.len()) as u32)
-        .unwrap_or(0);
-    (zeros & word_bits == 0).then_some(key)
+    Some(u128::from_le_bytes(block))
 }
 
 /// A sentence prepared for matching: its ASCII-lower-cased copy and where its words are.
@@ -138,17 +112,10 @@ impl<'t> Sentence<'t> {
             words.push((span, entry));
         };
         let mut start: Option<usize> = None;
-        let bytes = text.as_bytes();
         let mut i = 0;
-        while i < bytes.len() {
-            // ASCII bytes as they are; other characters decoded.
-            let (is_word, len) = if bytes[i].is_ascii() {
-                (bytes[i].is_ascii_alphanumeric(), 1)
-            } else {
-                let c = text[i..].chars().next().expect("a character starts here");
-                (is_word_char(c), c.len_utf8())
-            };
-            match (is_word, start) {
+        while i < text.len() {
+            let (c, len) = char_at(text, i);
+            match (is_word_char(c), start) {
                 (true, None) => start = Some(i),
                 (false, Some(s)) => {
                     push(Span::new(s, i));

@@ -1,5 +1,6 @@
-//! Reading a sentence's words backwards from a point: the coder looks at the few words before
-//! each cue and actor (modality, references, passives, prepositions), many times a sentence.
+//! Reading a sentence's characters and words with ASCII bytes taken as they are: the coder
+//! looks at the few words before each cue and actor (modality, references, passives,
+//! prepositions), many times a sentence.
 //!
 //! [`words_back`] yields what `text.rsplit(|c| !is_word(c)).filter(|w| !w.is_empty())` yields,
 //! with each word's offset, but reads ASCII bytes as they are and decodes only the bytes of
@@ -15,27 +16,39 @@ pub(crate) fn words_back<F: Fn(char) -> bool>(text: &str, is_word: F) -> WordsBa
     }
 }
 
+/// The character that starts at byte `at` of `text` and its length: an ASCII byte as it is,
+/// anything else decoded.
+#[inline]
+pub(crate) fn char_at(text: &str, at: usize) -> (char, usize) {
+    let byte = text.as_bytes()[at];
+    if byte.is_ascii() {
+        (char::from(byte), 1)
+    } else {
+        let c = text[at..].chars().next().expect("a character starts here");
+        (c, c.len_utf8())
+    }
+}
+
+/// The character that ends at byte `end` of `text` and its length, as [`char_at`] reads it.
+#[inline]
+pub(crate) fn char_before(text: &str, end: usize) -> (char, usize) {
+    let byte = text.as_bytes()[end - 1];
+    if byte.is_ascii() {
+        (char::from(byte), 1)
+    } else {
+        let c = text[..end]
+            .chars()
+            .next_back()
+            .expect("a character ends here");
+        (c, c.len_utf8())
+    }
+}
+
 pub(crate) struct WordsBack<'t, F> {
     text: &'t str,
     /// Where the part not yet read ends.
     end: usize,
     is_word: F,
-}
-
-impl<'t, F: Fn(char) -> bool> WordsBack<'t, F> {
-    /// The character that ends at `end` and its length in bytes.
-    fn char_before(&self, end: usize) -> (char, usize) {
-        let byte = self.text.as_bytes()[end - 1];
-        if byte.is_ascii() {
-            (char::from(byte), 1)
-        } else {
-            let c = self.text[..end]
-                .chars()
-                .next_back()
-                .expect("a character ends here");
-            (c, c.len_utf8())
-        }
-    }
 }
 
 impl<'t, F: Fn(char) -> bool> Iterator for WordsBack<'t, F> {
@@ -48,7 +61,7 @@ impl<'t, F: Fn(char) -> bool> Iterator for WordsBack<'t, F> {
                 self.end = 0;
                 return None;
             }
-            let (c, len) = self.char_before(end);
+            let (c, len) = char_before(self.text, end);
             if (self.is_word)(c) {
                 break;
             }
@@ -56,7 +69,7 @@ impl<'t, F: Fn(char) -> bool> Iterator for WordsBack<'t, F> {
         }
         let mut start = end;
         while start > 0 {
-            let (c, len) = self.char_before(start);
+            let (c, len) = char_before(self.text, start);
             if !(self.is_word)(c) {
                 break;
             }

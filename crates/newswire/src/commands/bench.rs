@@ -132,6 +132,13 @@ struct Env {
     relay_pad: usize,
 }
 
+/// The corpus's sentence events, as the benchmark's publisher makes them.
+fn events_of(articles: &[Article]) -> impl Iterator<Item = newswire_shared::RawEvent> + '_ {
+    articles
+        .iter()
+        .flat_map(|a| sentence_events(a, OffsetDateTime::UNIX_EPOCH).unwrap_or_default())
+}
+
 /// Mean encoded size of the corpus's raw events and of the same events tagged.
 #[derive(Debug, Clone, Copy, Serialize)]
 struct PayloadBytes {
@@ -142,10 +149,7 @@ struct PayloadBytes {
 fn payload_bytes(articles: &[Article]) -> PayloadBytes {
     let classifier = newswire_classifier::Classifier::builtin();
     let (mut raw, mut tagged, mut n) = (0, 0, 0);
-    for event in articles
-        .iter()
-        .flat_map(|a| sentence_events(a, OffsetDateTime::UNIX_EPOCH).unwrap_or_default())
-    {
+    for event in events_of(articles) {
         raw += event.encode().len();
         tagged += classifier.classify(&event).encode().len();
         n += 1;
@@ -351,11 +355,7 @@ async fn run_once(
             .map(|us| us / 1000.0)
             .collect()
     };
-    let bytes: usize = articles
-        .iter()
-        .flat_map(|a| sentence_events(a, OffsetDateTime::UNIX_EPOCH).unwrap_or_default())
-        .map(|e| e.encode().len())
-        .sum();
+    let bytes: usize = events_of(articles).map(|e| e.encode().len()).sum();
     Ok(Run {
         events,
         seconds,
@@ -417,10 +417,7 @@ struct RateResult {
 /// The classifier alone, in this process, one thread.
 fn classifier_alone(articles: &[Article], budget: Duration) -> f64 {
     let classifier = newswire_classifier::Classifier::builtin();
-    let events: Vec<_> = articles
-        .iter()
-        .flat_map(|a| sentence_events(a, OffsetDateTime::UNIX_EPOCH).unwrap_or_default())
-        .collect();
+    let events: Vec<_> = events_of(articles).collect();
     let started = Instant::now();
     let mut done = 0usize;
     while started.elapsed() < budget {
@@ -437,9 +434,7 @@ fn classifier_alone(articles: &[Article], budget: Duration) -> f64 {
 fn store_alone(dir: &Path, articles: &[Article], rep: usize) -> Result<(f64, f64)> {
     use newswire_sink::Store;
     let classifier = newswire_classifier::Classifier::builtin();
-    let tagged: Vec<_> = articles
-        .iter()
-        .flat_map(|a| sentence_events(a, OffsetDateTime::UNIX_EPOCH).unwrap_or_default())
+    let tagged: Vec<_> = events_of(articles)
         .map(|e| classifier.classify(&e))
         .collect();
     let mut store = newswire_sink::SqliteStore::open(dir.join(format!("store-alone-{rep}.db")))?;
@@ -489,6 +484,8 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                 .await?,
         ),
     };
+    let articles = corpus(events);
+    let payload = payload_bytes(&articles);
     let env = Env {
         binary: std::env::current_exe()?,
         url: args.url.clone().unwrap_or_else(|| {
@@ -499,13 +496,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         }),
         server_pid: server.as_ref().and_then(NatsServerProcess::pid),
         dir,
-        relay_pad: 0,
-    };
-    let articles = corpus(events);
-    let payload = payload_bytes(&articles);
-    let env = Env {
         relay_pad: payload.tagged.saturating_sub(payload.raw),
-        ..env
     };
     let mut relay = Vec::new();
     let mut pipeline = Vec::new();
