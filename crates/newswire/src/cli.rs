@@ -103,6 +103,11 @@ pub struct BenchArgs {
     /// NATS, nothing written. For comparing builds of the classifier in alternating runs.
     #[arg(long, conflicts_with_all = ["url", "markdown"])]
     pub classifier_only: bool,
+    /// Run only the in-process SQLite store, `--repetitions` times, and print its speed: no
+    /// NATS, databases in a temporary folder. For comparing builds of the store in
+    /// alternating runs.
+    #[arg(long, conflicts_with_all = ["url", "markdown", "classifier_only"])]
+    pub store_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -345,7 +345,16 @@ impl TaggedEvent {
     }
 
     pub fn decode(payload: &[u8]) -> Result<Self, DecodeError> {
-        let event: Self = serde_json::from_slice(payload)?;
+        Self::checked(serde_json::from_slice(payload)?)
+    }
+
+    /// [`TaggedEvent::decode`] of text already known to be UTF-8: its strings are not checked
+    /// again one by one.
+    pub fn decode_str(payload: &str) -> Result<Self, DecodeError> {
+        Self::checked(serde_json::from_str(payload)?)
+    }
+
+    fn checked(event: Self) -> Result<Self, DecodeError> {
         check_schema(event.schema)?;
         if event.event_id.is_empty() || event.article_id.is_empty() {
             return Err(DecodeError::Invalid(
@@ -547,6 +556,12 @@ mod properties {
         fn decoders_never_panic_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..1000)) {
             let _ = RawEvent::decode(&bytes);
             let _ = TaggedEvent::decode(&bytes);
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                // Decoding text answers as decoding its bytes does.
+                let (from_text, from_bytes) = (TaggedEvent::decode_str(text), TaggedEvent::decode(&bytes));
+                prop_assert_eq!(from_text.as_ref().ok(), from_bytes.as_ref().ok());
+                prop_assert_eq!(from_text.is_err(), from_bytes.is_err());
+            }
         }
 
         #[test]

@@ -202,3 +202,35 @@ pub fn queries_filter_by_actor_country_category_article_and_time(s: &mut dyn Sto
         .is_err()
     );
 }
+
+/// Queries and counts by article find that article's events only, also when other articles'
+/// ids begin with its id or it begins with theirs, and whatever its sentence indexes.
+pub fn articles_whose_ids_prefix_one_another_stay_apart(s: &mut dyn Store) {
+    let events = [
+        event("a", 1, &[], None),
+        event("aa", 0, &[], None),
+        event("aa", 10, &[], None),
+        event("aa0", 2, &[], None),
+        event("ab", 3, &[], None),
+    ];
+    s.store(&events).expect("stores");
+    let ids = |article: &str| -> Vec<String> {
+        s.query(&Filter {
+            article_id: Some(article.into()),
+            ..Filter::default()
+        })
+        .expect("queries")
+        .into_iter()
+        .map(|e| e.event_id)
+        .collect()
+    };
+    assert_eq!(ids("a"), ["a-1"]);
+    assert_eq!(ids("aa"), ["aa-0", "aa-10"]);
+    assert_eq!(ids("aa0"), ["aa0-2"]);
+    assert_eq!(ids("b"), Vec::<String>::new());
+    assert_eq!(s.count(Some("a")).expect("counts"), 1);
+    assert_eq!(s.count(Some("aa")).expect("counts"), 2);
+    assert_eq!(s.count(Some("aa0")).expect("counts"), 1);
+    assert_eq!(s.count(Some("ab")).expect("counts"), 1);
+    assert_eq!(s.count(None).expect("counts"), 5);
+}

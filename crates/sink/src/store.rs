@@ -160,11 +160,18 @@ impl Filter {
             bind(&mut sql, &fragment, SqlValue::Text(category.clone()));
         }
         if let Some(article) = &self.article_id {
-            bind(
-                &mut sql,
-                " AND e.article_id = {}",
-                SqlValue::Text(article.clone()),
-            );
+            // SQLite has no index by article: an event id is the article id, '-' and the
+            // sentence index, so the article's events are the ids from "ID-" up to "ID." ('.'
+            // follows '-'; hex digits sort after both), a range of the primary key's index
+            // under SQLite's binary collation. PostgreSQL's text collation may ignore
+            // punctuation, so it keeps its index by article.
+            let fragment = match dialect {
+                Dialect::Sqlite => {
+                    " AND e.event_id >= {} || '-' AND e.event_id < {} || '.' AND e.article_id = {}"
+                }
+                Dialect::Postgres => " AND e.article_id = {}",
+            };
+            bind(&mut sql, fragment, SqlValue::Text(article.clone()));
         }
         if let Some(since) = self.since {
             bind(
@@ -210,13 +217,17 @@ impl Encoded {
 
     /// Decodes a received message, keeping its bytes as the payload.
     pub fn decode(payload: &[u8]) -> Result<Self, newswire_shared::DecodeError> {
-        let event = TaggedEvent::decode(payload)?;
-        // JSON is UTF-8, but the decoder does not look inside fields it skips: the payload is
-        // checked whole, so what is stored is exactly what was received.
-        let payload = String::from_utf8(payload.to_vec()).map_err(|_| {
+        // JSON is UTF-8, but a decoder of bytes does not look inside fields it skips: the
+        // payload is checked whole, so what is stored is exactly what was received, and once,
+        // so the decoder need not check each string again.
+        let payload = std::str::from_utf8(payload).map_err(|_| {
             newswire_shared::DecodeError::Invalid("payload is not valid UTF-8".into())
         })?;
-        Ok(Self { event, payload })
+        let event = TaggedEvent::decode_str(payload)?;
+        Ok(Self {
+            event,
+            payload: payload.to_owned(),
+        })
     }
 }
 

@@ -476,6 +476,20 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         );
         return Ok(());
     }
+    if args.store_only {
+        let articles = corpus(events);
+        let dir = tempfile::tempdir()?;
+        let runs = (0..reps)
+            .map(|rep| store_alone(dir.path(), &articles, rep))
+            .collect::<Result<Vec<_>>>()?;
+        let full = spread(runs.iter().map(|r| r.0).collect());
+        let normal = spread(runs.iter().map(|r| r.1).collect());
+        println!(
+            "SQLite store alone (batches of 256, {events} events, median of {reps}): {:.0} ({:.0}–{:.0}) events/s with synchronous=full, {:.0} ({:.0}–{:.0}) with synchronous=normal",
+            full.median, full.min, full.max, normal.median, normal.min, normal.max
+        );
+        return Ok(());
+    }
     let dir = tempfile::tempdir()?;
     let server = match &args.url {
         Some(_) => None,
