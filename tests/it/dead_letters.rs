@@ -105,8 +105,27 @@ async fn poison_raw_and_tagged_messages_are_dead_lettered_once() {
     .expect("publishes")
     .await
     .expect("acked");
+    // A tagged event whose id is not its article's: the SQLite store could not find it by
+    // its article.
+    let mut misfiled = serde_json::to_value(&long).expect("serialises");
+    misfiled["event_id"] = serde_json::json!("0123456789abcdef-0");
+    misfiled["text"] = serde_json::json!("x");
+    misfiled["span"] = serde_json::json!({"start": 0, "end": 1});
+    misfiled["category"] = serde_json::json!("none");
+    misfiled["actors"] = serde_json::json!([]);
+    misfiled["events"] = serde_json::json!([]);
+    misfiled["classifier_version"] = serde_json::json!("test");
+    misfiled["classified_at"] = serde_json::json!("2024-06-21T00:00:00Z");
+    js.publish(
+        subjects.tagged("none", "XXX"),
+        serde_json::to_vec(&misfiled).expect("serialises").into(),
+    )
+    .await
+    .expect("publishes")
+    .await
+    .expect("acked");
     let classifier_poison = 4 + random_raw + 2;
-    let sink_poison = 1 + random_tagged;
+    let sink_poison = 2 + random_tagged;
     let total_poison = (classifier_poison + sink_poison) as u64;
     // A good article after the poison is still processed.
     let article = synthetic_article(1, 3);
@@ -186,6 +205,12 @@ async fn poison_raw_and_tagged_messages_are_dead_lettered_once() {
             .any(|r| r.1.contains("missing field"))
     );
     assert!(reasons.iter().any(|r| r.0 == "sink" && r.2 == b"[1,2,3]"));
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.0 == "sink" && r.1.contains("does not match article_id")),
+        "the misfiled tagged event is dead-lettered with its reason"
+    );
     assert_eq!(
         reasons.iter().filter(|r| r.0 == "sink").count(),
         sink_poison

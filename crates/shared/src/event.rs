@@ -113,6 +113,21 @@ impl RawEvent {
         format!("{article_id}-{sentence_index}")
     }
 
+    /// Whether `event_id` is [`RawEvent::make_id`]`(article_id, sentence_index)`, without
+    /// making it.
+    pub fn is_id(event_id: &str, article_id: &str, sentence_index: u32) -> bool {
+        let Some(index) = event_id
+            .strip_prefix(article_id)
+            .and_then(|rest| rest.strip_prefix('-'))
+        else {
+            return false;
+        };
+        // Decimal as `make_id` writes it: digits only, no leading zero, no sign.
+        index.bytes().all(|b| b.is_ascii_digit())
+            && (index == "0" || !index.starts_with('0'))
+            && index.parse::<u32>() == Ok(sentence_index)
+    }
+
     /// Parses and validates a raw event from its JSON payload.
     pub fn decode(payload: &[u8]) -> Result<Self, DecodeError> {
         let event: Self = serde_json::from_slice(payload)?;
@@ -129,12 +144,7 @@ impl RawEvent {
                 self.article_id
             )));
         }
-        if self.event_id != Self::make_id(&self.article_id, self.sentence_index) {
-            return Err(DecodeError::Invalid(format!(
-                "event_id {:?} does not match article_id and sentence_index",
-                self.event_id
-            )));
-        }
+        check_event_id(&self.event_id, &self.article_id, self.sentence_index)?;
         if self.sentence_index >= self.sentence_count {
             return Err(DecodeError::Invalid(format!(
                 "sentence_index {} is not below sentence_count {}",
@@ -361,6 +371,8 @@ impl TaggedEvent {
                 "event_id and article_id must not be empty".into(),
             ));
         }
+        // The SQLite store finds an article's events by this shape of their ids.
+        check_event_id(&event.event_id, &event.article_id, event.sentence_index)?;
         Ok(event)
     }
 
@@ -430,6 +442,20 @@ mod rfc3339 {
         ) -> Result<Option<OffsetDateTime>, D::Error> {
             time::serde::rfc3339::option::deserialize(d)
         }
+    }
+}
+
+fn check_event_id(
+    event_id: &str,
+    article_id: &str,
+    sentence_index: u32,
+) -> Result<(), DecodeError> {
+    if RawEvent::is_id(event_id, article_id, sentence_index) {
+        Ok(())
+    } else {
+        Err(DecodeError::Invalid(format!(
+            "event_id {event_id:?} does not match article_id and sentence_index"
+        )))
     }
 }
 
@@ -534,6 +560,31 @@ mod tests {
     }
 
     #[test]
+    fn tagged_events_whose_id_is_not_their_articles_are_refused() {
+        let tagged = |event_id: &str| {
+            let mut value = serde_json::to_value(raw()).expect("serialises");
+            value["event_id"] = serde_json::json!(event_id);
+            value["category"] = serde_json::json!("none");
+            value["actors"] = serde_json::json!([]);
+            value["events"] = serde_json::json!([]);
+            value["classifier_version"] = serde_json::json!("test");
+            value["classified_at"] = serde_json::json!("2024-06-21T00:00:00Z");
+            serde_json::to_vec(&value).expect("serialises")
+        };
+        let good = tagged("ab12-0");
+        assert!(TaggedEvent::decode(&good).is_ok());
+        let text = std::str::from_utf8(&good).expect("utf-8");
+        assert!(TaggedEvent::decode_str(text).is_ok());
+        for bad in ["ab12-1", "ab12-00", "ab1-0", "ab12-0x", "ab12", "other"] {
+            let bytes = tagged(bad);
+            assert!(
+                matches!(TaggedEvent::decode(&bytes), Err(DecodeError::Invalid(ref m)) if m.contains("does not match")),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn unknown_fields_are_ignored_for_forward_compatibility() {
         let mut value = serde_json::to_value(raw()).expect("serialises");
         value["added_later"] = serde_json::json!(true);
@@ -561,6 +612,33 @@ mod properties {
                 let (from_text, from_bytes) = (TaggedEvent::decode_str(text), TaggedEvent::decode(&bytes));
                 prop_assert_eq!(from_text.as_ref().ok(), from_bytes.as_ref().ok());
                 prop_assert_eq!(from_text.is_err(), from_bytes.is_err());
+            }
+        }
+
+        /// `is_id` answers as comparing with the id `make_id` makes, also for ids that look
+        /// alike: other indexes, leading zeros, signs, other articles' prefixes.
+        #[test]
+        fn event_ids_are_checked_as_make_id_writes_them(
+            article in "[0-9a-f]{0,4}",
+            index in prop_oneof![0u32..12, any::<u32>()],
+            tail in prop_oneof![
+                Just(String::new()),
+                "[0-9]{1,11}",
+                Just("0".to_owned()),
+                "0[0-9]{1,3}",
+                "[+-][0-9]{1,3}",
+                "[0-9a-f-]{0,6}",
+            ],
+            other_article in "[0-9a-f]{0,4}",
+        ) {
+            let made = RawEvent::make_id(&article, index);
+            prop_assert!(RawEvent::is_id(&made, &article, index));
+            for candidate in [format!("{article}-{tail}"), format!("{other_article}-{tail}"), format!("{article}{tail}")] {
+                prop_assert_eq!(
+                    RawEvent::is_id(&candidate, &article, index),
+                    candidate == made,
+                    "{} for {} and {}", candidate, article, index
+                );
             }
         }
 
