@@ -610,6 +610,17 @@ mod tests {
         conformance::articles_whose_ids_prefix_one_another_stay_apart(&mut s);
     }
 
+    /// The steps of SQLite's plan for `sql` with `params` (EXPLAIN QUERY PLAN's detail column).
+    fn query_plan(s: &SqliteStore, sql: &str, params: impl rusqlite::Params) -> Vec<String> {
+        s.conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("prepares")
+            .query_map(params, |r| r.get::<_, String>(3))
+            .expect("plans")
+            .collect::<Result<_, _>>()
+            .expect("reads the plan")
+    }
+
     /// Queries and counts by article search the primary key's index by the id's prefix: the
     /// index by article that migration 4 dropped is not missed.
     #[test]
@@ -621,15 +632,7 @@ mod tests {
         }
         .to_sql(Dialect::Sqlite);
         for sql in [sql.as_str(), COUNT_BY_ARTICLE] {
-            let mut plan = s
-                .conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .expect("prepares");
-            let steps: Vec<String> = plan
-                .query_map(["aa"], |r| r.get::<_, String>(3))
-                .expect("plans")
-                .collect::<Result<_, _>>()
-                .expect("reads the plan");
+            let steps = query_plan(&s, sql, ["aa"]);
             assert!(
                 steps.iter().any(|s| s
                     .contains("USING INDEX sqlite_autoindex_events_1 (event_id>? AND event_id<?)")),
@@ -676,15 +679,7 @@ mod tests {
                     SqlValue::Integer(n) => Value::Integer(n),
                 })
                 .collect();
-            let mut plan = s
-                .conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .expect("prepares");
-            let steps: Vec<String> = plan
-                .query_map(params_from_iter(params), |r| r.get::<_, String>(3))
-                .expect("plans")
-                .collect::<Result<_, _>>()
-                .expect("reads the plan");
+            let steps = query_plan(&s, &sql, params_from_iter(params));
             for step in &steps {
                 assert!(
                     !(step.starts_with("SCAN a") || step.starts_with("SCAN c")),
