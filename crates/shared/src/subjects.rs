@@ -81,6 +81,17 @@ impl Subjects {
         format!("{}_DLQ", self.stream_base)
     }
 
+    /// Every stream a deployment under this prefix holds: raw, tagged, dead letters, and the
+    /// producers' seen bucket.
+    pub fn streams(&self) -> [String; 4] {
+        [
+            self.raw_stream(),
+            self.tagged_stream(),
+            self.dlq_stream(),
+            self.seen_stream(),
+        ]
+    }
+
     /// Subject of a raw event from `source` (an outlet name; anything is made a valid token).
     pub fn raw(&self, source: Option<&str>) -> String {
         self.subject("raw", &[source.unwrap_or("unknown")])

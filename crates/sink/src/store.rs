@@ -95,6 +95,13 @@ pub(crate) enum SqlValue {
     Integer(i64),
 }
 
+/// SQLite's condition for one article's events, `{}` standing for the article id. SQLite has
+/// no index by article: an event id is the article id, '-' and the sentence index, so the
+/// article's events are the ids from "ID-" up to "ID." ('.' follows '-'; hex digits sort after
+/// both), a range of the primary key's index under SQLite's binary collation.
+pub(crate) const SQLITE_ARTICLE: &str =
+    " AND e.event_id >= {} || '-' AND e.event_id < {} || '.' AND e.article_id = {}";
+
 /// What differs between the stores' SQL in the filter query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
@@ -160,15 +167,10 @@ impl Filter {
             bind(&mut sql, &fragment, SqlValue::Text(category.clone()));
         }
         if let Some(article) = &self.article_id {
-            // SQLite has no index by article: an event id is the article id, '-' and the
-            // sentence index, so the article's events are the ids from "ID-" up to "ID." ('.'
-            // follows '-'; hex digits sort after both), a range of the primary key's index
-            // under SQLite's binary collation. PostgreSQL's text collation may ignore
-            // punctuation, so it keeps its index by article.
             let fragment = match dialect {
-                Dialect::Sqlite => {
-                    " AND e.event_id >= {} || '-' AND e.event_id < {} || '.' AND e.article_id = {}"
-                }
+                Dialect::Sqlite => SQLITE_ARTICLE,
+                // PostgreSQL's text collation may ignore punctuation, so it keeps its index
+                // by article.
                 Dialect::Postgres => " AND e.article_id = {}",
             };
             bind(&mut sql, fragment, SqlValue::Text(article.clone()));

@@ -346,20 +346,10 @@ async fn run_once(
     sigterm_and_wait(&mut first).await;
     sigterm_and_wait(&mut second).await;
     // Later runs do not share the broker with this run's events.
-    for stream in [
-        subjects.raw_stream(),
-        subjects.tagged_stream(),
-        subjects.dlq_stream(),
-        subjects.seen_stream(),
-    ] {
+    for stream in subjects.streams() {
         match js.delete_stream(&stream).await {
             Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    jetstream::context::DeleteStreamErrorKind::JetStream(j)
-                        if j.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND
-                ) => {}
+            Err(e) if newswire_shared::nats::stream_not_found(&e) => {}
             Err(e) => bail!("deleting stream {stream}: {e}"),
         }
     }

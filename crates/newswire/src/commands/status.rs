@@ -46,22 +46,13 @@ pub async fn run(args: StatusArgs) -> Result<()> {
         .await
         .map_err(|e: NatsError| Unavailable(e.to_string()))?;
     let js = async_nats::jetstream::new(client);
-    let names = [
-        subjects.raw_stream(),
-        subjects.tagged_stream(),
-        subjects.dlq_stream(),
-        subjects.seen_stream(),
-    ];
+    let names = subjects.streams();
     let mut report = Vec::with_capacity(names.len());
     for name in names {
-        use async_nats::jetstream::{ErrorCode, context::GetStreamErrorKind};
         let stream = match js.get_stream(&name).await {
             Ok(stream) => stream,
             // Only a stream that is not there is reported missing; any other failure is one.
-            Err(e)
-                if matches!(e.kind(), GetStreamErrorKind::JetStream(ref j)
-                    if j.error_code() == ErrorCode::STREAM_NOT_FOUND) =>
-            {
+            Err(e) if newswire_shared::nats::stream_not_found(&e) => {
                 report.push(StreamStatus {
                     stream: name,
                     exists: false,
