@@ -114,7 +114,7 @@ pub struct BenchArgs {
 pub enum BenchStageRole {
     /// Republish raw events to the tagged stream, padded by `--pad-bytes`.
     Relay,
-    /// Ack tagged events, recording their latency.
+    /// Ack tagged events.
     Drain,
 }
 
@@ -124,9 +124,6 @@ pub struct BenchStageArgs {
     pub role: BenchStageRole,
     #[command(flatten)]
     pub nats: NatsArgs,
-    /// Where the drain writes its latencies (microseconds, one per line).
-    #[arg(long)]
-    pub latency_out: Option<PathBuf>,
     /// Batches worked on at once, as the stages' `--in-flight`.
     #[arg(long, env = "NEWSWIRE_IN_FLIGHT", default_value_t = 2)]
     pub in_flight: usize,

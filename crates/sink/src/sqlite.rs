@@ -360,21 +360,6 @@ impl SqliteStore {
     }
 }
 
-impl SqliteStore {
-    /// Milliseconds from ingest (the producer reading the article) to being written here, of
-    /// every stored event: what `newswire bench` reports as end-to-end latency.
-    pub fn ingest_to_store_ms(&self) -> Result<Vec<i64>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare("SELECT stored_at_ms - ingested_at_ms FROM events")
-            .map_err(classify)?;
-        let rows = statement
-            .query_map([], |r| r.get::<_, i64>(0))
-            .map_err(classify)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(classify)
-    }
-}
-
 impl Store for SqliteStore {
     /// Takes the write lock and lets it go: fails while another process holds the database
     /// locked past the busy timeout, or when the file is read-only.

@@ -8,11 +8,13 @@
 //! pipeline is the real thing: `newswire classifier` and `newswire sink` (SQLite) processes.
 //! Both carry the same events, published the same way. The figure that matters is the ratio.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use async_nats::jetstream::{self, Message, consumer::PullConsumer, message::PublishMessage};
+use futures::StreamExt;
 use newswire_producer::{Article, Publisher, sentence_events};
 use newswire_shared::ArticleMeta;
 use newswire_shared::local_server::NatsServerProcess;
@@ -210,6 +212,116 @@ async fn wait_acked(consumer: &mut PullConsumer, events: usize, timeout: Duratio
     }
 }
 
+/// The last stage's acknowledgements as the broker receives them: a subscription to the
+/// durable consumer's ack subjects, stamped on arrival. The sink acknowledges an event only
+/// once the store has committed it, so an event's latency runs from its making to its commit
+/// (pipeline) or to the drain's acknowledgement (relay), measured the same way for both.
+struct AckWatch {
+    task: tokio::task::JoinHandle<Result<HashMap<u64, OffsetDateTime>>>,
+}
+
+impl AckWatch {
+    /// Subscribes before the first event is published; collects until `events` messages of
+    /// `stream` are acknowledged.
+    async fn start(
+        client: &async_nats::Client,
+        stream: &str,
+        durable: &str,
+        events: usize,
+    ) -> Result<Self> {
+        // Both forms of ack subject (ADR-15): without, and with, domain and account hash.
+        let short = client
+            .subscribe(format!("$JS.ACK.{stream}.{durable}.>"))
+            .await?;
+        let long = client
+            .subscribe(format!("$JS.ACK.*.*.{stream}.{durable}.>"))
+            .await?;
+        client.flush().await?;
+        let task = tokio::spawn(async move {
+            let mut acks = futures::stream::select(short, long);
+            let mut acked = HashMap::with_capacity(events);
+            while acked.len() < events {
+                let Some(ack) = acks.next().await else {
+                    bail!("the subscription to acknowledgements ended");
+                };
+                let at = OffsetDateTime::now_utc();
+                if is_ack(&ack.payload)
+                    && let Some(sequence) = acked_sequence(&ack.subject)
+                {
+                    // A redelivered event's first acknowledgement counts.
+                    acked.entry(sequence).or_insert(at);
+                }
+            }
+            Ok(acked)
+        });
+        Ok(Self { task })
+    }
+
+    /// When each stream sequence was acknowledged; fails if not every event's acknowledgement
+    /// arrives within `timeout`.
+    async fn finish(mut self, timeout: Duration) -> Result<HashMap<u64, OffsetDateTime>> {
+        match tokio::time::timeout(timeout, &mut self.task).await {
+            Ok(joined) => joined?,
+            Err(_) => {
+                self.task.abort();
+                bail!(
+                    "not every acknowledgement was seen within {}s",
+                    timeout.as_secs()
+                )
+            }
+        }
+    }
+}
+
+/// A positive acknowledgement's body: `+ACK`, or empty. Naks, progress and terms are not.
+fn is_ack(body: &[u8]) -> bool {
+    body.is_empty() || body.starts_with(b"+ACK")
+}
+
+/// The stream sequence in an ack subject, in either form: `$JS.ACK.<stream>.<consumer>.
+/// <delivered>.<stream seq>.<consumer seq>.<time>.<pending>`, or the same after a domain and
+/// an account hash (and possibly more tokens after).
+fn acked_sequence(subject: &str) -> Option<u64> {
+    let rest = subject.strip_prefix("$JS.ACK.")?;
+    let tokens: Vec<&str> = rest.split('.').collect();
+    let at = match tokens.len() {
+        7 => 3,
+        n if n >= 9 => 5,
+        _ => return None,
+    };
+    tokens[at].parse().ok()
+}
+
+/// When each of the first `events` messages of `stream` was made (its `ingested_at`), by
+/// stream sequence: read back with an ordered consumer once the run is over.
+async fn ingested_at_by_sequence(
+    js: &jetstream::Context,
+    stream: &str,
+    events: usize,
+) -> Result<Vec<(u64, OffsetDateTime)>> {
+    let consumer = js
+        .get_stream(stream)
+        .await?
+        .create_consumer(jetstream::consumer::pull::OrderedConfig::default())
+        .await?;
+    let mut messages = consumer.messages().await?;
+    let mut out = Vec::with_capacity(events);
+    while out.len() < events {
+        let message = tokio::time::timeout(Duration::from_secs(30), messages.next())
+            .await
+            .with_context(|| format!("reading back {stream}: {} of {events}", out.len()))?
+            .with_context(|| format!("{stream} ended after {} of {events}", out.len()))??;
+        let sequence = message
+            .info()
+            .map_err(|e| anyhow::anyhow!(e))?
+            .stream_sequence;
+        let made: Ingested = serde_json::from_slice(&message.payload)
+            .with_context(|| format!("message {sequence} of {stream} has no ingested_at"))?;
+        out.push((sequence, made.ingested_at));
+    }
+    Ok(out)
+}
+
 async fn sigterm_and_wait(child: &mut Child) {
     if let Some(pid) = child.id() {
         let _ = std::process::Command::new("kill")
@@ -276,9 +388,7 @@ async fn run_once(
     // fsyncs, and as p99 excursions of the latency mode that followed the throughput runs).
     rustix::fs::sync();
     let store_path = env.dir.path().join(format!("{prefix}.db"));
-    let latency_path = env.dir.path().join(format!("{prefix}.latency"));
     let store_url = format!("sqlite://{}", store_path.display());
-    let latency_arg = latency_path.display().to_string();
     let (mut first, mut second, names) = if pipeline {
         (
             stage_command(env, &prefix, &["classifier"]).spawn()?,
@@ -298,17 +408,12 @@ async fn run_once(
                 ],
             )
             .spawn()?,
-            stage_command(
-                env,
-                &prefix,
-                &["bench-stage", "drain", "--latency-out", &latency_arg],
-            )
-            .spawn()?,
+            stage_command(env, &prefix, &["bench-stage", "drain"]).spawn()?,
             ["relay", "drain"],
         )
     };
     let client = async_nats::connect(&env.url).await?;
-    let js = jetstream::new(client);
+    let js = jetstream::new(client.clone());
     let durable = if pipeline { "sink" } else { "drain" };
     let mut last = wait_consumer(&js, &subjects.tagged_stream(), durable).await?;
     wait_consumer(
@@ -319,6 +424,7 @@ async fn run_once(
     .await?;
     let publisher = Publisher::connect(&nats).await?;
     let events: usize = articles.len() * SENTENCES_PER_ARTICLE;
+    let acks = AckWatch::start(&client, &subjects.tagged_stream(), durable, events).await?;
     let pids = [first.id(), second.id()];
     let cpu_before: Vec<f64> = pids.iter().map(|p| p.map_or(0.0, cpu_seconds)).collect();
     let server_before = env.server_pid.map_or(0.0, cpu_seconds);
@@ -345,6 +451,19 @@ async fn run_once(
     }
     sigterm_and_wait(&mut first).await;
     sigterm_and_wait(&mut second).await;
+    let acked = acks.finish(Duration::from_secs(30)).await?;
+    let ingested = ingested_at_by_sequence(&js, &subjects.tagged_stream(), events).await?;
+    let samples: Vec<f64> = ingested
+        .iter()
+        .filter_map(|(seq, made)| acked.get(seq).map(|done| *done - *made))
+        .map(|d| d.as_seconds_f64().max(0.0) * 1000.0)
+        .collect();
+    if samples.len() < events {
+        bail!(
+            "latency known for only {} of {events} events",
+            samples.len()
+        );
+    }
     // Later runs do not share the broker with this run's events.
     for stream in subjects.streams() {
         match js.delete_stream(&stream).await {
@@ -353,21 +472,6 @@ async fn run_once(
             Err(e) => bail!("deleting stream {stream}: {e}"),
         }
     }
-    let samples: Vec<f64> = if pipeline {
-        let store = newswire_sink::SqliteStore::open(&store_path)?;
-        store
-            .ingest_to_store_ms()?
-            .into_iter()
-            .map(|ms| ms as f64)
-            .collect()
-    } else {
-        std::fs::read_to_string(&latency_path)
-            .with_context(|| format!("reading {}", latency_path.display()))?
-            .lines()
-            .filter_map(|l| l.parse::<f64>().ok())
-            .map(|us| us / 1000.0)
-            .collect()
-    };
     let bytes: usize = events_of(articles).map(|e| e.encode().len()).sum();
     Ok(Run {
         events,
@@ -607,7 +711,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     Ok(())
 }
 
-const BENCH_HEADER: &str = "# Benchmarks\n\nWritten by `just bench` (`newswire bench`). The baseline is a zero-work relay with the pipeline's topology (publish to the raw stream, consume, republish to the tagged stream, consume and ack), run with the same consume loop, the same events and the same publisher, in the same run on the same machine: the ratio is the figure to compare across machines. Latency is from the producer making the event to its being written to the store (pipeline) or acknowledged by the last consumer (relay). CPU per event counts each process's user and system time; nats-server's is the broker's.\n";
+const BENCH_HEADER: &str = "# Benchmarks\n\nWritten by `just bench` (`newswire bench`). The baseline is a zero-work relay with the pipeline's topology (publish to the raw stream, consume, republish to the tagged stream, consume and ack), run with the same consume loop, the same events and the same publisher, in the same run on the same machine: the ratio is the figure to compare across machines. Latency is from the producer making the event to the last stage's acknowledgement reaching the broker (seen by a subscription to the consumer's ack subjects, the same way for both): the sink acknowledges an event only after the store has committed it, so the pipeline's latency includes the commit. CPU per event counts each process's user and system time; nats-server's is the broker's.\n";
 
 const BEGIN: &str = "<!-- bench results: written by `just bench` -->";
 const END: &str = "<!-- end of bench results -->";
@@ -767,20 +871,7 @@ pub async fn stage(args: BenchStageArgs) -> Result<()> {
             };
             connection.serve(handler, worker, shutdown).await;
         }
-        BenchStageRole::Drain => {
-            let mut handler = Drain {
-                latencies_us: Vec::new(),
-            };
-            connection.serve(&mut handler, worker, shutdown).await;
-            if let Some(path) = args.latency_out {
-                let text: String = handler
-                    .latencies_us
-                    .iter()
-                    .map(|l| format!("{l}\n"))
-                    .collect();
-                std::fs::write(path, text)?;
-            }
-        }
+        BenchStageRole::Drain => connection.serve(Drain, worker, shutdown).await,
     }
     Ok(())
 }
@@ -836,30 +927,23 @@ impl Handler for Relay {
     }
 }
 
-struct Drain {
-    latencies_us: Vec<u64>,
-}
+/// Acknowledges what it receives: the relay's last stage.
+struct Drain;
 
+/// The time an event was made, which the benchmark's latencies start from.
 #[derive(serde::Deserialize)]
 struct Ingested {
     #[serde(with = "time::serde::rfc3339")]
     ingested_at: OffsetDateTime,
 }
 
-impl Handler for &mut Drain {
+impl Handler for Drain {
     async fn start(&mut self, batch: &[Message]) -> Finish {
-        let now = OffsetDateTime::now_utc();
         let outcomes = batch
             .iter()
-            .map(|m| {
-                if let Ok(i) = serde_json::from_slice::<Ingested>(&m.payload) {
-                    let us = (now - i.ingested_at).whole_microseconds().max(0);
-                    self.latencies_us.push(u64::try_from(us).unwrap_or(0));
-                }
-                Outcome {
-                    decision: newswire_shared::nats::Decision::Ack,
-                    event_id: None,
-                }
+            .map(|_| Outcome {
+                decision: newswire_shared::nats::Decision::Ack,
+                event_id: None,
             })
             .collect();
         Box::pin(std::future::ready(outcomes))
@@ -897,11 +981,30 @@ mod tests {
     }
 
     #[test]
-    fn the_relay_pads_to_the_tagged_size_and_the_drain_still_reads_it() {
+    fn acknowledgements_are_read_from_either_form_of_ack_subject() {
+        assert_eq!(
+            acked_sequence("$JS.ACK.NEWS_TAGGED.sink.1.4711.4700.1764570000000000000.12"),
+            Some(4711)
+        );
+        assert_eq!(
+            acked_sequence(
+                "$JS.ACK.hub.ACCHASH.NEWS_TAGGED.sink.2.42.40.1764570000000000000.0.tok"
+            ),
+            Some(42)
+        );
+        assert_eq!(acked_sequence("$JS.ACK.NEWS_TAGGED.sink.1.x.1.1.0"), None);
+        assert_eq!(acked_sequence("$JS.ACK.NEWS_TAGGED.sink.1"), None);
+        assert_eq!(acked_sequence("news.tagged.x.y"), None);
+        assert!(is_ack(b"+ACK") && is_ack(b"") && is_ack(b"+ACK {}"));
+        assert!(!is_ack(b"-NAK") && !is_ack(b"+WPI") && !is_ack(b"+TERM"));
+    }
+
+    #[test]
+    fn the_relay_pads_to_the_tagged_size_and_the_benchmark_still_reads_its_time() {
         let raw = br#"{"ingested_at":"2026-12-01T06:00:00Z","text":"x"}"#;
         let out = padded(raw, 100).expect("an object is padded");
         assert_eq!(out.len(), raw.len() + 100);
-        let read: Ingested = serde_json::from_slice(&out).expect("still an event the drain reads");
+        let read: Ingested = serde_json::from_slice(&out).expect("still an event whose time the benchmark reads");
         assert_eq!(read.ingested_at.unix_timestamp(), 1_796_104_800);
         assert_eq!(padded(raw, 3), None, "too short for the field");
         assert_eq!(padded(b"[1]", 100), None, "not an object");
