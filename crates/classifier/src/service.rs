@@ -12,7 +12,7 @@ use newswire_shared::trace;
 use newswire_shared::worker::{
     ConsumeFrom, ConsumerOptions, Finish, Handler, Outcome, Progress, StageConnection,
 };
-use newswire_shared::{CompactString, RawEvent, Subjects};
+use newswire_shared::{CompactString, Payloads, RawEvent, Subjects};
 use tracing::{debug, info};
 
 use crate::classify::Classifier;
@@ -121,6 +121,7 @@ pub async fn run(
         subjects: connection.subjects.clone(),
         progress: Progress::new(STAGE, "events classified"),
         max_sentence_bytes: config.max_sentence_bytes,
+        payloads: Payloads::default(),
     };
     connection
         .serve(handler, config.consumer.worker, shutdown)
@@ -134,6 +135,7 @@ struct TagAndPublish {
     subjects: Subjects,
     progress: Progress,
     max_sentence_bytes: usize,
+    payloads: Payloads,
 }
 
 enum Pending {
@@ -187,7 +189,7 @@ impl Handler for TagAndPublish {
             );
             let mut publish = PublishMessage::build()
                 .message_id(&tagged.event_id)
-                .payload(tagged.encode().into());
+                .payload(self.payloads.encode(&tagged));
             if let Some(context) = &context {
                 publish = publish.header(trace::HEADER, context.header_value());
             }

@@ -15,7 +15,7 @@ pub mod trace;
 pub mod worker;
 
 pub use event::{
-    Actor, ArticleMeta, CATEGORY_NONE, CodedEvent, CompactString, DecodeError, Modality, RawEvent,
-    SCHEMA_VERSION, Span, TaggedEvent,
+    Actor, ArticleMeta, CATEGORY_NONE, CodedEvent, CompactString, DecodeError, Modality, Payloads,
+    RawEvent, SCHEMA_VERSION, Span, TaggedEvent,
 };
 pub use subjects::Subjects;

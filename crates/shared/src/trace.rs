@@ -111,7 +111,14 @@ impl TraceParent {
 
     /// The header value.
     pub fn header_value(&self) -> String {
-        format!("00-{}-{}-01", self.trace_id, self.span_id)
+        // Put together, not formatted: one per event in every stage that sends events on.
+        let mut value = String::with_capacity(55);
+        value.push_str("00-");
+        value.push_str(self.trace_id.as_str());
+        value.push('-');
+        value.push_str(self.span_id.as_str());
+        value.push_str("-01");
+        value
     }
 
     /// The next hop's context: same trace, `stage`'s span for `event_id`.
@@ -213,6 +220,7 @@ mod tests {
         // The first 8 bytes of SHA-256("producer/<event id>"), in lower-case hex.
         assert_eq!(producer.span_id, "de9d09fcda9e0266");
         let header = producer.header_value();
+        assert_eq!(header, format!("00-{article}-de9d09fcda9e0266-01"));
         assert_eq!(TraceParent::parse(&header), Some(producer));
         let classifier = producer.child(&format!("{article}-3"), "classifier");
         assert_eq!(classifier.trace_id, article);

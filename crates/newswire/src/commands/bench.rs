@@ -1004,7 +1004,8 @@ mod tests {
         let raw = br#"{"ingested_at":"2026-12-01T06:00:00Z","text":"x"}"#;
         let out = padded(raw, 100).expect("an object is padded");
         assert_eq!(out.len(), raw.len() + 100);
-        let read: Ingested = serde_json::from_slice(&out).expect("still an event whose time the benchmark reads");
+        let read: Ingested =
+            serde_json::from_slice(&out).expect("still an event whose time the benchmark reads");
         assert_eq!(read.ingested_at.unix_timestamp(), 1_796_104_800);
         assert_eq!(padded(raw, 3), None, "too short for the field");
         assert_eq!(padded(b"[1]", 100), None, "not an object");
