@@ -182,8 +182,12 @@ pub struct SqliteStore {
 /// Pages of write-ahead log (4 KB each) at which the writer checkpoints in its commit.
 const WAL_PAGES: i64 = 4_000;
 
-/// How often the checkpointer copies what was committed into the database.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// How often the checkpointer copies what was committed into the database. Often enough that
+/// the writer's own checkpoint, when the log reaches [`WAL_PAGES`], finds little left to copy
+/// and to flush: at 10,000 events/s in small batches the log filled every 130-150 ms, and with
+/// the checkpointer at 500 ms most of those commits copied what it had not and fsynced the
+/// database, a stall that set the p99 (docs/benchmarks.md, change 41).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
 
 /// Copies the write-ahead log into the database (a passive checkpoint, which never blocks the
 /// writer) on a thread and connection of its own, every [`CHECKPOINT_EVERY`] after a commit.
