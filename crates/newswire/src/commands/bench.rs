@@ -121,7 +121,18 @@ struct Run {
     events_per_second: f64,
     mb_per_second: f64,
     latency: Latency,
+    /// The pipeline's latency cut where the classifier tagged each event (`classified_at`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    split: Option<LatencySplit>,
     stages: Vec<StageUse>,
+}
+
+/// The pipeline's latency in two parts: from the event's making to the classifier tagging it,
+/// and from there to the sink's acknowledgement after its commit.
+#[derive(Debug, Clone, Default, Serialize)]
+struct LatencySplit {
+    to_classified: Latency,
+    classified_to_stored: Latency,
 }
 
 struct Env {
@@ -292,13 +303,14 @@ fn acked_sequence(subject: &str) -> Option<u64> {
     tokens[at].parse().ok()
 }
 
-/// When each of the first `events` messages of `stream` was made (its `ingested_at`), by
-/// stream sequence: read back with an ordered consumer once the run is over.
+/// When each of the first `events` messages of `stream` was made (its `ingested_at`) and,
+/// for tagged events, classified, by stream sequence: read back with an ordered consumer once
+/// the run is over.
 async fn ingested_at_by_sequence(
     js: &jetstream::Context,
     stream: &str,
     events: usize,
-) -> Result<Vec<(u64, OffsetDateTime)>> {
+) -> Result<Vec<(u64, Ingested)>> {
     let consumer = js
         .get_stream(stream)
         .await?
@@ -317,7 +329,7 @@ async fn ingested_at_by_sequence(
             .stream_sequence;
         let made: Ingested = serde_json::from_slice(&message.payload)
             .with_context(|| format!("message {sequence} of {stream} has no ingested_at"))?;
-        out.push((sequence, made.ingested_at));
+        out.push((sequence, made));
     }
     Ok(out)
 }
@@ -453,17 +465,31 @@ async fn run_once(
     sigterm_and_wait(&mut second).await;
     let acked = acks.finish(Duration::from_secs(30)).await?;
     let ingested = ingested_at_by_sequence(&js, &subjects.tagged_stream(), events).await?;
-    let samples: Vec<f64> = ingested
+    let ms = |d: time::Duration| d.as_seconds_f64().max(0.0) * 1000.0;
+    let timed: Vec<(&Ingested, OffsetDateTime)> = ingested
         .iter()
-        .filter_map(|(seq, made)| acked.get(seq).map(|done| *done - *made))
-        .map(|d| d.as_seconds_f64().max(0.0) * 1000.0)
+        .filter_map(|(seq, made)| acked.get(seq).map(|done| (made, *done)))
         .collect();
-    if samples.len() < events {
-        bail!(
-            "latency known for only {} of {events} events",
-            samples.len()
-        );
+    if timed.len() < events {
+        bail!("latency known for only {} of {events} events", timed.len());
     }
+    let samples: Vec<f64> = timed
+        .iter()
+        .map(|(made, done)| ms(*done - made.ingested_at))
+        .collect();
+    let split = pipeline.then(|| {
+        let (to, after): (Vec<f64>, Vec<f64>) = timed
+            .iter()
+            .filter_map(|(made, done)| {
+                let classified = made.classified_at?;
+                Some((ms(classified - made.ingested_at), ms(*done - classified)))
+            })
+            .unzip();
+        LatencySplit {
+            to_classified: latency(to),
+            classified_to_stored: latency(after),
+        }
+    });
     // Later runs do not share the broker with this run's events.
     for stream in subjects.streams() {
         match js.delete_stream(&stream).await {
@@ -479,6 +505,7 @@ async fn run_once(
         events_per_second: events as f64 / seconds,
         mb_per_second: bytes as f64 / seconds / 1e6,
         latency: latency(samples),
+        split,
         stages,
     })
 }
@@ -529,6 +556,7 @@ struct RateResult {
     pipeline_achieved_per_second: f64,
     relay: Latency,
     pipeline: Latency,
+    pipeline_split: Option<LatencySplit>,
 }
 
 /// The classifier alone, in this process, one thread.
@@ -658,6 +686,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             pipeline_achieved_per_second: p.events_per_second,
             relay: r.latency,
             pipeline: p.latency,
+            pipeline_split: p.split,
         });
     }
     let ratio: Vec<f64> = pipeline
@@ -829,6 +858,28 @@ fn render(r: &Results) -> String {
                 }
             );
         }
+        let _ = writeln!(
+            out,
+            "\nThe pipeline's latency cut where the classifier tagged each event (its `classified_at`), p50 / p99 ms:\n"
+        );
+        let _ = writeln!(
+            out,
+            "| offered events/s | made to classified | classified to stored |"
+        );
+        let _ = writeln!(out, "|---|---|---|");
+        for x in &r.latency_at_rate {
+            if let Some(split) = &x.pipeline_split {
+                let _ = writeln!(
+                    out,
+                    "| {} | {:.1} / {:.1} | {:.1} / {:.1} |",
+                    x.offered_per_second,
+                    split.to_classified.p50_ms,
+                    split.to_classified.p99_ms,
+                    split.classified_to_stored.p50_ms,
+                    split.classified_to_stored.p99_ms,
+                );
+            }
+        }
     }
     out
 }
@@ -930,11 +981,14 @@ impl Handler for Relay {
 /// Acknowledges what it receives: the relay's last stage.
 struct Drain;
 
-/// The time an event was made, which the benchmark's latencies start from.
+/// The time an event was made, which the benchmark's latencies start from, and, for a tagged
+/// event, the time the classifier tagged it.
 #[derive(serde::Deserialize)]
 struct Ingested {
     #[serde(with = "time::serde::rfc3339")]
     ingested_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    classified_at: Option<OffsetDateTime>,
 }
 
 impl Handler for Drain {
