@@ -1053,6 +1053,90 @@ mod tests {
         assert!(!is_ack(b"-NAK") && !is_ack(b"+WPI") && !is_ack(b"+TERM"));
     }
 
+    /// Against a real nats-server: every acknowledgement of the watched consumer is seen,
+    /// a nak is not taken for one, and the stream read back gives each sequence its time.
+    #[tokio::test]
+    async fn a_consumers_acknowledgements_are_watched_and_paired_with_event_times() -> Result<()> {
+        use async_nats::jetstream::{AckKind, consumer::pull, stream};
+        let dir = tempfile::tempdir()?;
+        let mut server =
+            NatsServerProcess::start_on_free_port("127.0.0.1", &dir.path().join("nats"), &[])
+                .await?;
+        let client = async_nats::connect(server.url()).await?;
+        let js = jetstream::new(client.clone());
+        js.create_stream(stream::Config {
+            name: "WATCHED".into(),
+            subjects: vec!["watched.>".into()],
+            ..Default::default()
+        })
+        .await?;
+        let mut consumer = js
+            .get_stream("WATCHED")
+            .await?
+            .create_consumer(pull::Config {
+                durable_name: Some("last".into()),
+                ack_wait: Duration::from_secs(30),
+                ..Default::default()
+            })
+            .await?;
+        let watch = AckWatch::start(&client, "WATCHED", "last", 3).await?;
+        let times = [
+            "2026-12-01T14:00:00.000001Z",
+            "2026-12-01T14:00:00.5Z",
+            "2026-12-01T14:00:01Z",
+        ];
+        for (i, t) in times.iter().enumerate() {
+            let payload = format!(r#"{{"ingested_at":"{t}","text":"x"}}"#);
+            js.publish(format!("watched.{i}"), payload.into())
+                .await?
+                .await?;
+        }
+        let mut first = true;
+        let mut refused_at = None;
+        while !consumer
+            .info()
+            .await
+            .is_ok_and(|i| i.num_ack_pending == 0 && i.num_pending == 0)
+            || first
+        {
+            let mut batch = consumer.fetch().max_messages(3).messages().await?;
+            while let Some(message) = batch.next().await {
+                let message = message.map_err(|e| anyhow::anyhow!(e))?;
+                // The first delivery of the first message is refused: its ack comes later.
+                if first {
+                    first = false;
+                    message
+                        .ack_with(AckKind::Nak(None))
+                        .await
+                        .map_err(|e| anyhow::anyhow!(e))?;
+                    refused_at = Some(OffsetDateTime::now_utc());
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                } else {
+                    message.ack().await.map_err(|e| anyhow::anyhow!(e))?;
+                }
+            }
+        }
+        let acked = watch.finish(Duration::from_secs(10)).await?;
+        let mut sequences: Vec<u64> = acked.keys().copied().collect();
+        sequences.sort_unstable();
+        assert_eq!(sequences, [1, 2, 3]);
+        let refused_at = refused_at.expect("the first delivery was refused");
+        assert!(
+            acked[&1] - refused_at >= time::Duration::milliseconds(100),
+            "the nak was taken for an acknowledgement"
+        );
+        let read = ingested_at_by_sequence(&js, "WATCHED", 3).await?;
+        for ((sequence, made), expected) in read.iter().zip(times) {
+            let expected =
+                OffsetDateTime::parse(expected, &time::format_description::well_known::Rfc3339)?;
+            assert_eq!(made.ingested_at, expected, "sequence {sequence}");
+            assert!(made.classified_at.is_none());
+            assert!(acked[sequence] > expected);
+        }
+        server.stop().await;
+        Ok(())
+    }
+
     #[test]
     fn the_relay_pads_to_the_tagged_size_and_the_benchmark_still_reads_its_time() {
         let raw = br#"{"ingested_at":"2026-12-01T06:00:00Z","text":"x"}"#;
