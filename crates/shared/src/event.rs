@@ -470,10 +470,16 @@ fn check_schema(found: u32) -> Result<(), DecodeError> {
 /// growing it.
 fn encode<T: Serialize>(value: &T, size_hint: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(size_hint);
-    // Serialising these plain structs cannot fail: no maps with non-string keys, no custom errors.
-    serde_json::to_writer(&mut out, value)
-        .unwrap_or_else(|e| unreachable!("event serialisation failed: {e}"));
+    write_json(&mut out, value);
     out
+}
+
+/// Writes `value` as JSON to `out`, a buffer that grows as needed.
+fn write_json<T: Serialize>(out: impl std::io::Write, value: &T) {
+    // Serialising these plain structs into memory cannot fail: no maps with non-string keys,
+    // no custom errors.
+    serde_json::to_writer(out, value)
+        .unwrap_or_else(|e| unreachable!("event serialisation failed: {e}"));
 }
 
 /// Payloads serialised one after another into shared blocks and split off as [`bytes::Bytes`].
@@ -498,10 +504,7 @@ impl Payloads {
         if self.block.capacity() < Self::ROOM {
             self.block.reserve(Self::BLOCK);
         }
-        // Serialising these plain structs cannot fail: no maps with non-string keys, no
-        // custom errors, and the writer grows as needed.
-        serde_json::to_writer((&mut self.block).writer(), value)
-            .unwrap_or_else(|e| unreachable!("event serialisation failed: {e}"));
+        write_json((&mut self.block).writer(), value);
         self.block.split().freeze()
     }
 }

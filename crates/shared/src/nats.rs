@@ -559,6 +559,13 @@ pub enum Decision {
     DeadLetter { reason: String },
 }
 
+/// Whether looking up (or deleting) a stream failed because the stream is not there, rather
+/// than for any other reason.
+pub fn stream_not_found(e: &jetstream::context::GetStreamError) -> bool {
+    matches!(e.kind(), jetstream::context::GetStreamErrorKind::JetStream(ref j)
+        if j.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND)
+}
+
 /// Longest wait before a message that failed for a transient reason is redelivered.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
 
@@ -567,13 +574,6 @@ pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
 /// broker outage thus spends a message's deliveries slowly: with a 5 s delay and the default 10
 /// deliveries, about 20 minutes pass before it is dead-lettered (a higher `--max-deliver`
 /// tolerates longer outages: each further delivery adds 5 minutes).
-/// Whether looking up (or deleting) a stream failed because the stream is not there, rather
-/// than for any other reason.
-pub fn stream_not_found(e: &jetstream::context::GetStreamError) -> bool {
-    matches!(e.kind(), jetstream::context::GetStreamErrorKind::JetStream(ref j)
-        if j.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND)
-}
-
 pub fn retry_delay(delay: Duration, deliveries: i64) -> Duration {
     let doublings = u32::try_from(deliveries.saturating_sub(1).clamp(0, 16)).unwrap_or(16);
     delay.saturating_mul(1u32 << doublings).min(MAX_RETRY_DELAY)
