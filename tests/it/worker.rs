@@ -298,3 +298,76 @@ async fn batches_are_settled_in_the_order_they_started() {
         .expect("the loop stops")
         .unwrap();
 }
+
+/// Records each batch's size and acks it; lingers for `linger` after the first message.
+struct Lingering {
+    linger: Duration,
+    batches: Arc<Mutex<Vec<usize>>>,
+}
+
+impl Handler for Lingering {
+    fn linger(&self, _first: &Message) -> Duration {
+        self.linger
+    }
+
+    async fn start(&mut self, batch: &[Message]) -> Finish {
+        self.batches.lock().unwrap().push(batch.len());
+        let outcomes: Vec<Outcome> = batch.iter().map(|_| Outcome::ack("x")).collect();
+        Box::pin(std::future::ready(outcomes))
+    }
+}
+
+/// One message, then four more 200 ms later, with batches of up to ten, one at a time: the
+/// sizes of the batches started.
+async fn batches_of_a_late_burst(linger: Duration) -> Vec<usize> {
+    let (_nats, connection, worker, subjects, js) = stage_with_messages(0, 10, 1).await;
+    let batches = Arc::new(Mutex::new(Vec::new()));
+    let (trigger, stop) = shutdown::channel();
+    let task = tokio::spawn(connection.serve(
+        Lingering {
+            linger,
+            batches: Arc::clone(&batches),
+        },
+        worker,
+        stop.wait(),
+    ));
+    let publish = |k: usize| {
+        let js = js.clone();
+        let subject = subjects.raw(Some("a"));
+        async move {
+            js.publish(subject, format!("m{k}").into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+    };
+    publish(0).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for k in 1..5 {
+        publish(k).await;
+    }
+    let stream = subjects.raw_stream();
+    wait_for("every message acked", Duration::from_secs(10), || async {
+        let info = consumer_info(&js, &stream, "worker-test").await?;
+        (info.ack_floor.stream_sequence == 5).then_some(())
+    })
+    .await;
+    trigger.trigger();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the loop stops")
+        .unwrap();
+    let batches = batches.lock().unwrap().clone();
+    batches
+}
+
+/// A batch that lingers for a second takes all five; without a linger the first message is a
+/// batch of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lingering_batch_takes_the_messages_that_arrive_within_its_linger() {
+    assert_eq!(batches_of_a_late_burst(Duration::from_secs(1)).await, [5]);
+    let at_once = batches_of_a_late_burst(Duration::ZERO).await;
+    assert_eq!(at_once.first(), Some(&1), "{at_once:?}");
+    assert_eq!(at_once.iter().sum::<usize>(), 5, "{at_once:?}");
+}

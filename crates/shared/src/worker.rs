@@ -59,6 +59,12 @@ pub trait Handler: Send {
     /// Begins processing `batch`. The returned future must resolve to one outcome per message;
     /// an `Ack` only once the message's result is safely published or stored.
     fn start(&mut self, batch: &[Message]) -> impl Future<Output = Finish> + Send;
+
+    /// How long a batch that is not full may wait for more messages once no further message
+    /// is ready, judged by its first message. Zero, the default, starts every batch at once.
+    fn linger(&self, _first: &Message) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// Batch sizes of the consume loop.
@@ -164,6 +170,16 @@ pub async fn run<H: Handler>(
                 match messages.next().now_or_never() {
                     Some(Some(Ok(message))) => batch.push(message),
                     _ => break,
+                }
+            }
+            let linger = handler.linger(&batch[0]);
+            if !linger.is_zero() && batch.len() < settings.max_batch {
+                let until = tokio::time::Instant::now() + linger;
+                while batch.len() < settings.max_batch {
+                    match tokio::time::timeout_at(until, messages.next()).await {
+                        Ok(Some(Ok(message))) => batch.push(message),
+                        _ => break,
+                    }
                 }
             }
             metrics::histogram!("newswire_batch_size", "stage" => stage).record(batch.len() as f64);

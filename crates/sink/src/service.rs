@@ -198,7 +198,38 @@ fn write_events(store: &Mutex<Box<dyn Store>>, events: &[Encoded]) -> Written {
     }
 }
 
+/// Events made longer ago than this reach the sink from a backlog upstream: the pipeline is
+/// saturated, and each of them has already waited far longer than [`LINGER`].
+const BEHIND: time::Duration = time::Duration::milliseconds(100);
+
+/// How long a batch of such events may wait to fill before it is written. Each commit costs
+/// the sink some 200 µs of CPU whatever its size (the log pages every commit rewrites, the
+/// fsync): fewer, larger commits leave that CPU to the stages ahead (docs/benchmarks.md,
+/// change 45).
+const LINGER: Duration = Duration::from_millis(10);
+
+/// The one field of a tagged event the linger decision reads.
+#[derive(serde::Deserialize)]
+struct Made {
+    #[serde(with = "time::serde::rfc3339")]
+    ingested_at: time::OffsetDateTime,
+}
+
+/// [`LINGER`] when the event `payload` was made more than [`BEHIND`] before `now`; zero for
+/// a fresh event, so latency below saturation does not change, and for a payload that does
+/// not read (its batch is written at once, and the event dead-lettered).
+fn linger_for(payload: &[u8], now: time::OffsetDateTime) -> Duration {
+    match serde_json::from_slice::<Made>(payload) {
+        Ok(made) if now - made.ingested_at > BEHIND => LINGER,
+        _ => Duration::ZERO,
+    }
+}
+
 impl Handler for StoreBatch {
+    fn linger(&self, first: &Message) -> Duration {
+        linger_for(&first.payload, time::OffsetDateTime::now_utc())
+    }
+
     async fn start(&mut self, batch: &[Message]) -> Finish {
         let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
         // Each event is decoded once; its received bytes are what the store keeps.
@@ -318,5 +349,26 @@ fn record_stored(
     metrics::counter!("newswire_events_duplicate_total").increment(report.duplicates as u64);
     if let Ok(mut progress) = progress.lock() {
         progress.add(report.stored as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_lingers_only_for_events_made_long_ago() {
+        let made = time::macros::datetime!(2026-12-01 12:00:00 UTC);
+        let payload = br#"{"event_id":"x","ingested_at":"2026-12-01T12:00:00Z","text":"..."}"#;
+        let after = |ms: i64| made + time::Duration::milliseconds(ms);
+        assert_eq!(linger_for(payload, after(5)), Duration::ZERO);
+        assert_eq!(linger_for(payload, after(100)), Duration::ZERO);
+        assert_eq!(linger_for(payload, after(101)), LINGER);
+        assert_eq!(linger_for(payload, after(60_000)), LINGER);
+        assert_eq!(linger_for(b"not json", after(60_000)), Duration::ZERO);
+        assert_eq!(
+            linger_for(br#"{"text":"no time"}"#, after(60_000)),
+            Duration::ZERO
+        );
     }
 }
