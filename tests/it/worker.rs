@@ -299,10 +299,10 @@ async fn batches_are_settled_in_the_order_they_started() {
         .unwrap();
 }
 
-/// Records each batch's size and acks it; lingers for `linger` after the first message.
+/// Records each batch's size and when it started, and acks it; lingers for `linger`.
 struct Lingering {
     linger: Duration,
-    batches: Arc<Mutex<Vec<usize>>>,
+    batches: Arc<Mutex<Vec<(usize, tokio::time::Instant)>>>,
 }
 
 impl Handler for Lingering {
@@ -311,16 +311,20 @@ impl Handler for Lingering {
     }
 
     async fn start(&mut self, batch: &[Message]) -> Finish {
-        self.batches.lock().unwrap().push(batch.len());
+        self.batches
+            .lock()
+            .unwrap()
+            .push((batch.len(), tokio::time::Instant::now()));
         let outcomes: Vec<Outcome> = batch.iter().map(|_| Outcome::ack("x")).collect();
         Box::pin(std::future::ready(outcomes))
     }
 }
 
-/// One message, then four more 200 ms later, with batches of up to ten, one at a time: the
-/// sizes of the batches started.
-async fn batches_of_a_late_burst(linger: Duration) -> Vec<usize> {
-    let (_nats, connection, worker, subjects, js) = stage_with_messages(0, 10, 1).await;
+/// One message, then four more once the worker holds the first (and, without a linger, has
+/// started it as a batch), in batches of at most `max_batch`, one at a time: each batch
+/// started, its size and how long after the first message's publish it started.
+async fn batches_of_a_late_burst(linger: Duration, max_batch: usize) -> Vec<(usize, Duration)> {
+    let (_nats, connection, worker, subjects, js) = stage_with_messages(0, max_batch, 1).await;
     let batches = Arc::new(Mutex::new(Vec::new()));
     let (trigger, stop) = shutdown::channel();
     let task = tokio::spawn(connection.serve(
@@ -331,6 +335,11 @@ async fn batches_of_a_late_burst(linger: Duration) -> Vec<usize> {
         worker,
         stop.wait(),
     ));
+    let stream = subjects.raw_stream();
+    wait_for("the consumer bound", Duration::from_secs(10), || async {
+        consumer_info(&js, &stream, "worker-test").await.map(|_| ())
+    })
+    .await;
     let publish = |k: usize| {
         let js = js.clone();
         let subject = subjects.raw(Some("a"));
@@ -342,13 +351,29 @@ async fn batches_of_a_late_burst(linger: Duration) -> Vec<usize> {
                 .unwrap();
         }
     };
+    let first_published = tokio::time::Instant::now();
     publish(0).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    if linger.is_zero() {
+        let batches = &batches;
+        wait_for("the first batch", Duration::from_secs(10), || async move {
+            (!batches.lock().unwrap().is_empty()).then_some(())
+        })
+        .await;
+    } else {
+        wait_for(
+            "the first message delivered",
+            Duration::from_secs(10),
+            || async {
+                let info = consumer_info(&js, &stream, "worker-test").await?;
+                (info.delivered.stream_sequence == 1).then_some(())
+            },
+        )
+        .await;
+    }
     for k in 1..5 {
         publish(k).await;
     }
-    let stream = subjects.raw_stream();
-    wait_for("every message acked", Duration::from_secs(10), || async {
+    wait_for("every message acked", Duration::from_secs(20), || async {
         let info = consumer_info(&js, &stream, "worker-test").await?;
         (info.ack_floor.stream_sequence == 5).then_some(())
     })
@@ -360,14 +385,29 @@ async fn batches_of_a_late_burst(linger: Duration) -> Vec<usize> {
         .unwrap();
     let batches = batches.lock().unwrap().clone();
     batches
+        .into_iter()
+        .map(|(size, at)| (size, at - first_published))
+        .collect()
 }
 
-/// A batch that lingers for a second takes all five; without a linger the first message is a
-/// batch of its own.
+/// A batch that lingers takes the messages that arrive within its linger, and starts when the
+/// linger is over; without a linger the first message is a batch of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lingering_batch_takes_the_messages_that_arrive_within_its_linger() {
-    assert_eq!(batches_of_a_late_burst(Duration::from_secs(1)).await, [5]);
-    let at_once = batches_of_a_late_burst(Duration::ZERO).await;
-    assert_eq!(at_once.first(), Some(&1), "{at_once:?}");
-    assert_eq!(at_once.iter().sum::<usize>(), 5, "{at_once:?}");
+    let lingered = batches_of_a_late_burst(Duration::from_secs(1), 10).await;
+    assert_eq!(lingered.len(), 1, "{lingered:?}");
+    assert_eq!(lingered[0].0, 5, "{lingered:?}");
+    assert!(lingered[0].1 >= Duration::from_millis(900), "{lingered:?}");
+    let at_once = batches_of_a_late_burst(Duration::ZERO, 10).await;
+    assert_eq!(at_once[0].0, 1, "{at_once:?}");
+    assert_eq!(at_once.iter().map(|b| b.0).sum::<usize>(), 5, "{at_once:?}");
+}
+
+/// A lingering batch starts as soon as it is full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lingering_batch_starts_once_full() {
+    let batches = batches_of_a_late_burst(Duration::from_secs(1), 5).await;
+    assert_eq!(batches.len(), 1, "{batches:?}");
+    assert_eq!(batches[0].0, 5, "{batches:?}");
+    assert!(batches[0].1 < Duration::from_millis(900), "{batches:?}");
 }

@@ -416,6 +416,11 @@ pub struct SinkArgs {
     pub store: StoreArgs,
     #[command(flatten)]
     pub consumer: ConsumerArgs,
+    /// Milliseconds a batch waits to fill when its first event was made more than 100 ms
+    /// before it arrived (a saturated pipeline: fewer, larger commits); 0 writes every batch
+    /// at once. At most 1000. Relies on the producer's and the sink's clocks agreeing.
+    #[arg(long, env = "NEWSWIRE_LINGER_MS", default_value_t = 10)]
+    pub linger_ms: u64,
     #[command(flatten)]
     pub ops: OpsArgs,
 }

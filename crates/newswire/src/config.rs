@@ -235,6 +235,10 @@ const KEYS: &[Key] = &[
         key("sink", "max_ack_pending", "max_ack_pending", Kind::Integer),
         &["sink"],
     ),
+    only(
+        key("sink", "linger_ms", "linger_ms", Kind::Integer),
+        &["sink"],
+    ),
 ];
 
 /// Why the configuration file cannot be used.

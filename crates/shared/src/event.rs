@@ -509,6 +509,24 @@ impl Payloads {
     }
 }
 
+/// When an event was made and, for a tagged event, tagged: read from its JSON without decoding
+/// the rest, for decisions and measures that need only these (the sink's linger, the
+/// benchmark's latencies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct EventTimes {
+    #[serde(with = "time::serde::rfc3339")]
+    pub ingested_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub classified_at: Option<OffsetDateTime>,
+}
+
+impl EventTimes {
+    /// The times of the raw or tagged event `payload`.
+    pub fn read(payload: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(payload)
+    }
+}
+
 /// JSON Schemas of the two event types, as checked in under `docs/schema/`.
 pub fn json_schemas() -> [(&'static str, String); 2] {
     let pretty = |schema: schemars::Schema| {

@@ -61,7 +61,9 @@ pub trait Handler: Send {
     fn start(&mut self, batch: &[Message]) -> impl Future<Output = Finish> + Send;
 
     /// How long a batch that is not full may wait for more messages once no further message
-    /// is ready, judged by its first message. Zero, the default, starts every batch at once.
+    /// is ready, judged by its first message (at most [`MAX_LINGER`]). Finished batches are
+    /// settled meanwhile; a shutdown ends the wait and leaves the batch for redelivery. Zero,
+    /// the default, starts every batch at once.
     fn linger(&self, _first: &Message) -> Duration {
         Duration::ZERO
     }
@@ -73,7 +75,8 @@ pub struct WorkerSettings {
     /// Messages requested from the server per pull.
     pub pull_batch: usize,
     /// Most messages handed to the handler at once. A batch is cut when it is full or when no
-    /// further message is ready, so batches grow with load and stay small when it is light.
+    /// further message is ready (and the handler's [`Handler::linger`] has passed), so batches
+    /// grow with load and stay small when it is light.
     pub max_batch: usize,
     /// Batches started and not yet settled: with 2, a batch is worked on while the one before
     /// it waits for its publish acks or its commit. 1 works batch by batch. A replica holds up
@@ -90,6 +93,15 @@ impl Default for WorkerSettings {
         }
     }
 }
+
+/// What ended a pull stream's run of messages.
+enum PullEnd<E> {
+    Failed(E),
+    Ended,
+}
+
+/// The longest a batch lingers, whatever its handler asks.
+pub const MAX_LINGER: Duration = Duration::from_secs(1);
 
 /// A started batch: its messages, the rest of its processing, and when it was started.
 type Started = (Vec<Message>, Vec<Outcome>, std::time::Instant);
@@ -154,55 +166,95 @@ pub async fn run<H: Handler>(
                 }
                 next = messages.next(), if room => next,
             };
-            match first {
-                Some(Ok(message)) => batch.push(message),
-                Some(Err(e)) => {
+            // A pull error or the stream's end, met before the batch is full: answered once the
+            // batch in hand is started.
+            let mut end = match first {
+                Some(Ok(message)) => {
+                    batch.push(message);
+                    None
+                }
+                Some(Err(e)) => Some(PullEnd::Failed(e)),
+                None => Some(PullEnd::Ended),
+            };
+            let started = std::time::Instant::now();
+            if end.is_none() {
+                // What is ready now; then, if the handler asks, what arrives within its linger
+                // of the first message, settling the batches that finish meanwhile.
+                let mut until = None;
+                while batch.len() < settings.max_batch {
+                    let next = match messages.next().now_or_never() {
+                        Some(next) => next,
+                        None => {
+                            let until = *until.get_or_insert_with(|| {
+                                let linger = handler.linger(&batch[0]).min(MAX_LINGER);
+                                tokio::time::Instant::from_std(started) + linger
+                            });
+                            if until <= tokio::time::Instant::now() {
+                                break;
+                            }
+                            tokio::select! {
+                            biased;
+                            // Pulled and not started: left for redelivery, as below.
+                            () = &mut shutdown => break 'connect,
+                            Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                                spare.push(settle(stage, &settler, done).await);
+                                continue;
+                            }
+                            next = tokio::time::timeout_at(until, messages.next()) => match next {
+                                Ok(next) => next,
+                                Err(_) => break,
+                            },
+                            }
+                        }
+                    };
+                    match next {
+                        Some(Ok(message)) => batch.push(message),
+                        Some(Err(e)) => {
+                            end = Some(PullEnd::Failed(e));
+                            break;
+                        }
+                        None => {
+                            end = Some(PullEnd::Ended);
+                            break;
+                        }
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                metrics::histogram!("newswire_batch_size", "stage" => stage)
+                    .record(batch.len() as f64);
+                // The rest runs as a task of its own: publish acks are taken as they arrive, even
+                // while the next batch is being started (the client holds a bounded number).
+                let finish = tokio::spawn(handler.start(&batch).await);
+                let next = spare
+                    .pop()
+                    .unwrap_or_else(|| Vec::with_capacity(settings.max_batch));
+                let messages_of_batch = std::mem::replace(&mut batch, next);
+                in_flight.push_back(async move {
+                    let outcomes = finish.await.unwrap_or_else(|e| {
+                        warn!(stage, error = %e, "batch processing failed, redelivering the batch");
+                        let outcome = Outcome::retry(
+                            None,
+                            Duration::from_secs(1),
+                            format!("batch processing failed: {e}"),
+                        );
+                        vec![outcome; messages_of_batch.len()]
+                    });
+                    (messages_of_batch, outcomes, started)
+                });
+            }
+            match end {
+                None => {}
+                Some(PullEnd::Failed(e)) => {
                     warn!(stage, error = %e, "pull failed, pulling again");
                     tokio::time::sleep(Duration::from_millis(250)).await;
                     continue 'connect;
                 }
-                None => {
+                Some(PullEnd::Ended) => {
                     warn!(stage, "pull stream ended, pulling again");
                     continue 'connect;
                 }
             }
-            while batch.len() < settings.max_batch {
-                match messages.next().now_or_never() {
-                    Some(Some(Ok(message))) => batch.push(message),
-                    _ => break,
-                }
-            }
-            let linger = handler.linger(&batch[0]);
-            if !linger.is_zero() && batch.len() < settings.max_batch {
-                let until = tokio::time::Instant::now() + linger;
-                while batch.len() < settings.max_batch {
-                    match tokio::time::timeout_at(until, messages.next()).await {
-                        Ok(Some(Ok(message))) => batch.push(message),
-                        _ => break,
-                    }
-                }
-            }
-            metrics::histogram!("newswire_batch_size", "stage" => stage).record(batch.len() as f64);
-            let started = std::time::Instant::now();
-            // The rest runs as a task of its own: publish acks are taken as they arrive, even
-            // while the next batch is being started (the client holds a bounded number).
-            let finish = tokio::spawn(handler.start(&batch).await);
-            let next = spare
-                .pop()
-                .unwrap_or_else(|| Vec::with_capacity(settings.max_batch));
-            let messages_of_batch = std::mem::replace(&mut batch, next);
-            in_flight.push_back(async move {
-                let outcomes = finish.await.unwrap_or_else(|e| {
-                    warn!(stage, error = %e, "batch processing failed, redelivering the batch");
-                    let outcome = Outcome::retry(
-                        None,
-                        Duration::from_secs(1),
-                        format!("batch processing failed: {e}"),
-                    );
-                    vec![outcome; messages_of_batch.len()]
-                });
-                (messages_of_batch, outcomes, started)
-            });
         }
     }
     info!(stage, in_flight = in_flight.len(), "stopped pulling");

@@ -26,6 +26,9 @@ pub struct SinkConfig {
     pub consumer: ConsumerOptions,
     /// Where to serve `/metrics`, `/healthz` and `/readyz`.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// How long a batch of events from a backlog waits to fill (see [`BEHIND`]); zero writes
+    /// every batch at once.
+    pub linger: Duration,
 }
 
 impl SinkConfig {
@@ -35,6 +38,7 @@ impl SinkConfig {
             store: store.into(),
             consumer: ConsumerOptions::new(STAGE),
             metrics_listen: None,
+            linger: LINGER,
         }
     }
 }
@@ -101,6 +105,7 @@ pub async fn run(
     let handler = StoreBatch {
         store,
         progress: Arc::new(Mutex::new(Progress::new(STAGE, "events stored"))),
+        linger: config.linger,
     };
     connection
         .serve(handler, config.consumer.worker, shutdown)
@@ -129,6 +134,7 @@ fn store_ready(store: Arc<Mutex<Box<dyn Store>>>) -> newswire_shared::ops::Ready
 struct StoreBatch {
     store: Arc<Mutex<Box<dyn Store>>>,
     progress: Arc<Mutex<Progress>>,
+    linger: Duration,
 }
 
 const RETRY_DELAY: Duration = Duration::from_secs(5);
@@ -199,35 +205,33 @@ fn write_events(store: &Mutex<Box<dyn Store>>, events: &[Encoded]) -> Written {
 }
 
 /// Events made longer ago than this reach the sink from a backlog upstream: the pipeline is
-/// saturated, and each of them has already waited far longer than [`LINGER`].
+/// saturated, and each of them has already waited far longer than a linger. The age is the
+/// sink's clock against the producer's `ingested_at`: it relies on the two agreeing (NTP keeps
+/// them within milliseconds; `newswire_end_to_end_seconds` shows a skew).
 const BEHIND: time::Duration = time::Duration::milliseconds(100);
 
-/// How long a batch of such events may wait to fill before it is written. Each commit costs
-/// the sink some 200 µs of CPU whatever its size (the log pages every commit rewrites, the
-/// fsync): fewer, larger commits leave that CPU to the stages ahead (docs/benchmarks.md,
-/// change 45).
-const LINGER: Duration = Duration::from_millis(10);
+/// How long a batch of such events waits to fill before it is written, by default
+/// (`--linger-ms`). Each commit costs the sink some 200 µs of CPU whatever its size (the log
+/// pages every commit rewrites, its fsync): fewer, larger commits leave that CPU to the stages
+/// ahead (docs/benchmarks.md, change 45).
+pub const LINGER: Duration = Duration::from_millis(10);
 
-/// The one field of a tagged event the linger decision reads.
-#[derive(serde::Deserialize)]
-struct Made {
-    #[serde(with = "time::serde::rfc3339")]
-    ingested_at: time::OffsetDateTime,
-}
-
-/// [`LINGER`] when the event `payload` was made more than [`BEHIND`] before `now`; zero for
-/// a fresh event, so latency below saturation does not change, and for a payload that does
-/// not read (its batch is written at once, and the event dead-lettered).
-fn linger_for(payload: &[u8], now: time::OffsetDateTime) -> Duration {
-    match serde_json::from_slice::<Made>(payload) {
-        Ok(made) if now - made.ingested_at > BEHIND => LINGER,
+/// `linger` when the event `payload` was made more than [`BEHIND`] before `now`; zero for a
+/// fresh event, so latency below saturation does not change, and for a payload whose time
+/// does not read (its batch is written at once, and the event dead-lettered).
+fn linger_for(payload: &[u8], now: time::OffsetDateTime, linger: Duration) -> Duration {
+    match newswire_shared::event::EventTimes::read(payload) {
+        Ok(times) if now - times.ingested_at > BEHIND => linger,
         _ => Duration::ZERO,
     }
 }
 
 impl Handler for StoreBatch {
     fn linger(&self, first: &Message) -> Duration {
-        linger_for(&first.payload, time::OffsetDateTime::now_utc())
+        if self.linger.is_zero() {
+            return Duration::ZERO;
+        }
+        linger_for(&first.payload, time::OffsetDateTime::now_utc(), self.linger)
     }
 
     async fn start(&mut self, batch: &[Message]) -> Finish {
@@ -360,15 +364,19 @@ mod tests {
     fn a_batch_lingers_only_for_events_made_long_ago() {
         let made = time::macros::datetime!(2026-12-01 12:00:00 UTC);
         let payload = br#"{"event_id":"x","ingested_at":"2026-12-01T12:00:00Z","text":"..."}"#;
-        let after = |ms: i64| made + time::Duration::milliseconds(ms);
-        assert_eq!(linger_for(payload, after(5)), Duration::ZERO);
-        assert_eq!(linger_for(payload, after(100)), Duration::ZERO);
-        assert_eq!(linger_for(payload, after(101)), LINGER);
-        assert_eq!(linger_for(payload, after(60_000)), LINGER);
-        assert_eq!(linger_for(b"not json", after(60_000)), Duration::ZERO);
+        let linger = |payload: &[u8], ms: i64| {
+            linger_for(payload, made + time::Duration::milliseconds(ms), LINGER)
+        };
         assert_eq!(
-            linger_for(br#"{"text":"no time"}"#, after(60_000)),
-            Duration::ZERO
+            linger(payload, -5_000),
+            Duration::ZERO,
+            "made in the future"
         );
+        assert_eq!(linger(payload, 5), Duration::ZERO);
+        assert_eq!(linger(payload, 100), Duration::ZERO);
+        assert_eq!(linger(payload, 101), LINGER);
+        assert_eq!(linger(payload, 60_000), LINGER);
+        assert_eq!(linger(b"not json", 60_000), Duration::ZERO);
+        assert_eq!(linger(br#"{"text":"no time"}"#, 60_000), Duration::ZERO);
     }
 }

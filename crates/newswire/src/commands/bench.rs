@@ -17,6 +17,7 @@ use async_nats::jetstream::{self, Message, message::PublishMessage};
 use futures::StreamExt;
 use newswire_producer::{Article, Publisher, sentence_events};
 use newswire_shared::ArticleMeta;
+use newswire_shared::event::EventTimes;
 use newswire_shared::local_server::NatsServerProcess;
 use newswire_shared::nats::{NatsArgs, StreamKind};
 use newswire_shared::worker::{
@@ -289,7 +290,7 @@ async fn ingested_at_by_sequence(
     js: &jetstream::Context,
     stream: &str,
     events: usize,
-) -> Result<Vec<(u64, Ingested)>> {
+) -> Result<Vec<(u64, EventTimes)>> {
     let consumer = js
         .get_stream(stream)
         .await?
@@ -306,7 +307,7 @@ async fn ingested_at_by_sequence(
             .info()
             .map_err(|e| anyhow::anyhow!(e))?
             .stream_sequence;
-        let made: Ingested = serde_json::from_slice(&message.payload)
+        let made = EventTimes::read(&message.payload)
             .with_context(|| format!("message {sequence} of {stream} has no ingested_at"))?;
         out.push((sequence, made));
     }
@@ -445,7 +446,7 @@ async fn run_once(
     sigterm_and_wait(&mut second).await;
     let ingested = ingested_at_by_sequence(&js, &subjects.tagged_stream(), events).await?;
     let ms = |d: time::Duration| d.as_seconds_f64().max(0.0) * 1000.0;
-    let timed: Vec<(&Ingested, OffsetDateTime)> = ingested
+    let timed: Vec<(&EventTimes, OffsetDateTime)> = ingested
         .iter()
         .filter_map(|(seq, made)| acked.get(seq).map(|done| (made, *done)))
         .collect();
@@ -960,16 +961,6 @@ impl Handler for Relay {
 /// Acknowledges what it receives: the relay's last stage.
 struct Drain;
 
-/// The time an event was made, which the benchmark's latencies start from, and, for a tagged
-/// event, the time the classifier tagged it.
-#[derive(serde::Deserialize)]
-struct Ingested {
-    #[serde(with = "time::serde::rfc3339")]
-    ingested_at: OffsetDateTime,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    classified_at: Option<OffsetDateTime>,
-}
-
 impl Handler for Drain {
     async fn start(&mut self, batch: &[Message]) -> Finish {
         let outcomes = batch
@@ -1121,8 +1112,7 @@ mod tests {
         let raw = br#"{"ingested_at":"2026-12-01T06:00:00Z","text":"x"}"#;
         let out = padded(raw, 100).expect("an object is padded");
         assert_eq!(out.len(), raw.len() + 100);
-        let read: Ingested =
-            serde_json::from_slice(&out).expect("still an event whose time the benchmark reads");
+        let read = EventTimes::read(&out).expect("still an event whose time the benchmark reads");
         assert_eq!(read.ingested_at.unix_timestamp(), 1_796_104_800);
         assert_eq!(padded(raw, 3), None, "too short for the field");
         assert_eq!(padded(b"[1]", 100), None, "not an object");

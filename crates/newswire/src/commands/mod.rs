@@ -50,6 +50,16 @@ pub async fn run(command: Command, setup: &Setup) -> Result<()> {
             let mut config = newswire_sink::SinkConfig::new(checked(args.nats)?, args.store.store);
             config.metrics_listen = args.ops.metrics_listen;
             apply_consumer(&args.consumer, &mut config.consumer)?;
+            let linger = std::time::Duration::from_millis(args.linger_ms);
+            if linger > newswire_shared::worker::MAX_LINGER {
+                return Err(UsageError(format!(
+                    "--linger-ms {} is above {}",
+                    args.linger_ms,
+                    newswire_shared::worker::MAX_LINGER.as_millis()
+                ))
+                .into());
+            }
+            config.linger = linger;
             newswire_sink::run(config, shutdown::signal())
                 .await
                 .map_err(|e| stage_error(e.is_unavailable(), e.is_invalid_config(), e))
