@@ -287,9 +287,20 @@ async fn batches_are_settled_in_the_order_they_started() {
         "nothing acked while the first batch is open"
     );
     release.send_replace(true);
-    wait_for("every message acked", Duration::from_secs(10), || async {
-        let info = consumer_info(&js, &stream, "worker-test").await?;
-        (info.ack_floor.stream_sequence == 20).then_some(())
+    stop_once_acked(&js, &stream, 20, trigger, task).await;
+}
+
+/// Waits until the first `n` messages of `stream` are acked, then stops the loop `task`.
+async fn stop_once_acked(
+    js: &Context,
+    stream: &str,
+    n: u64,
+    trigger: shutdown::Trigger,
+    task: tokio::task::JoinHandle<()>,
+) {
+    wait_for("every message acked", Duration::from_secs(20), || async {
+        let info = consumer_info(js, stream, "worker-test").await?;
+        (info.ack_floor.stream_sequence == n).then_some(())
     })
     .await;
     trigger.trigger();
@@ -373,16 +384,7 @@ async fn batches_of_a_late_burst(linger: Duration, max_batch: usize) -> Vec<(usi
     for k in 1..5 {
         publish(k).await;
     }
-    wait_for("every message acked", Duration::from_secs(20), || async {
-        let info = consumer_info(&js, &stream, "worker-test").await?;
-        (info.ack_floor.stream_sequence == 5).then_some(())
-    })
-    .await;
-    trigger.trigger();
-    tokio::time::timeout(Duration::from_secs(10), task)
-        .await
-        .expect("the loop stops")
-        .unwrap();
+    stop_once_acked(&js, &stream, 5, trigger, task).await;
     let batches = batches.lock().unwrap().clone();
     batches
         .into_iter()
