@@ -131,6 +131,9 @@ pub struct BenchStageArgs {
     /// ones; `newswire bench` passes the difference).
     #[arg(long, default_value_t = 0)]
     pub pad_bytes: usize,
+    /// Where to serve `/metrics` (the benchmark reads the batch sizes there).
+    #[arg(long, env = "NEWSWIRE_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@
 //! Both carry the same events, published the same way. The figure that matters is the ratio.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -113,6 +114,9 @@ struct StageUse {
     name: String,
     cpu_us_per_event: f64,
     peak_rss_mb: f64,
+    /// Messages per batch the stage worked on, on average (`newswire_batch_size`); none for
+    /// the broker.
+    mean_batch: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -174,15 +178,52 @@ fn payload_bytes(articles: &[Article]) -> PayloadBytes {
     }
 }
 
-fn stage_command(env: &Env, prefix: &str, args: &[&str]) -> Command {
+/// A stage's command, serving its metrics on `metrics`.
+fn stage_command(env: &Env, prefix: &str, args: &[&str], metrics: SocketAddr) -> Command {
     let mut command = Command::new(&env.binary);
     command
         .args(args)
         .env("NATS_URL", &env.url)
         .env("NEWSWIRE_PREFIX", prefix)
+        .env("NEWSWIRE_METRICS_LISTEN", metrics.to_string())
         .env("RUST_LOG", "warn")
         .kill_on_drop(true);
     command
+}
+
+/// A free local address for a stage's metrics.
+fn metrics_address() -> Result<SocketAddr> {
+    let port = newswire_shared::local_server::free_port()?;
+    Ok(SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// The mean of the histogram `newswire_batch_size` (every stage label summed) in a Prometheus
+/// text exposition; `None` without batches.
+fn mean_batch(exposition: &str) -> Option<f64> {
+    let total = |name: &str| -> f64 {
+        exposition
+            .lines()
+            .filter(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let count = total("newswire_batch_size_count");
+    (count > 0.0).then(|| total("newswire_batch_size_sum") / count)
+}
+
+/// The metrics a stage serves on `addr` (HTTP/1.0, read to the end).
+async fn scrape(addr: SocketAddr) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    Ok(response)
 }
 
 /// Waits until the stage has made its durable consumer, i.e. is ready to take events.
@@ -381,10 +422,11 @@ async fn run_once(
     rustix::fs::sync();
     let store_path = env.dir.path().join(format!("{prefix}.db"));
     let store_url = format!("sqlite://{}", store_path.display());
+    let metrics = [metrics_address()?, metrics_address()?];
     let (mut first, mut second, names) = if pipeline {
         (
-            stage_command(env, &prefix, &["classifier"]).spawn()?,
-            stage_command(env, &prefix, &["sink", "--store", &store_url]).spawn()?,
+            stage_command(env, &prefix, &["classifier"], metrics[0]).spawn()?,
+            stage_command(env, &prefix, &["sink", "--store", &store_url], metrics[1]).spawn()?,
             ["classifier", "sink"],
         )
     } else {
@@ -398,9 +440,10 @@ async fn run_once(
                     "--pad-bytes",
                     &env.relay_pad.to_string(),
                 ],
+                metrics[0],
             )
             .spawn()?,
-            stage_command(env, &prefix, &["bench-stage", "drain"]).spawn()?,
+            stage_command(env, &prefix, &["bench-stage", "drain"], metrics[1]).spawn()?,
             ["relay", "drain"],
         )
     };
@@ -425,21 +468,24 @@ async fn run_once(
     // The run ends with the last event's acknowledgement, as the watch sees it arrive.
     let acked = acks.finish(Duration::from_secs(600)).await?;
     let seconds = started.elapsed().as_secs_f64();
-    let mut stages: Vec<StageUse> = pids
-        .iter()
-        .zip(&cpu_before)
-        .zip(names)
-        .map(|((pid, before), name)| StageUse {
+    let mut stages: Vec<StageUse> = Vec::with_capacity(3);
+    for (((pid, before), name), addr) in pids.iter().zip(&cpu_before).zip(names).zip(metrics) {
+        let exposition = scrape(addr)
+            .await
+            .with_context(|| format!("reading the {name} stage's metrics on {addr}"))?;
+        stages.push(StageUse {
             name: name.to_owned(),
             cpu_us_per_event: pid.map_or(0.0, |p| (cpu_seconds(p) - before) * 1e6 / events as f64),
             peak_rss_mb: pid.map_or(0.0, peak_rss_mb),
-        })
-        .collect();
+            mean_batch: mean_batch(&exposition),
+        });
+    }
     if let Some(pid) = env.server_pid {
         stages.push(StageUse {
             name: "nats-server".into(),
             cpu_us_per_event: (cpu_seconds(pid) - server_before) * 1e6 / events as f64,
             peak_rss_mb: peak_rss_mb(pid),
+            mean_batch: None,
         });
     }
     sigterm_and_wait(&mut first).await;
@@ -720,7 +766,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     Ok(())
 }
 
-const BENCH_HEADER: &str = "# Benchmarks\n\nWritten by `just bench` (`newswire bench`). The baseline is a zero-work relay with the pipeline's topology (publish to the raw stream, consume, republish to the tagged stream, consume and ack), run with the same consume loop, the same events and the same publisher, in the same run on the same machine: the ratio is the figure to compare across machines. Latency is from the producer making the event to the last stage's acknowledgement reaching the broker (seen by a subscription to the consumer's ack subjects, the same way for both): the sink acknowledges an event only after the store has committed it, so the pipeline's latency includes the commit. CPU per event counts each process's user and system time; nats-server's is the broker's.\n";
+const BENCH_HEADER: &str = "# Benchmarks\n\nWritten by `just bench` (`newswire bench`). The baseline is a zero-work relay with the pipeline's topology (publish to the raw stream, consume, republish to the tagged stream, consume and ack), run with the same consume loop, the same events and the same publisher, in the same run on the same machine: the ratio is the figure to compare across machines. Latency is from the producer making the event to the last stage's acknowledgement reaching the broker (seen by a subscription to the consumer's ack subjects, the same way for both): the sink acknowledges an event only after the store has committed it, so the pipeline's latency includes the commit. CPU per event counts each process's user and system time; nats-server's is the broker's. The mean batch is the messages per batch each stage worked on, read from its `newswire_batch_size` metric at the end of the run.\n";
 
 const BEGIN: &str = "<!-- bench results: written by `just bench` -->";
 const END: &str = "<!-- end of bench results -->";
@@ -795,16 +841,24 @@ fn render(r: &Results) -> String {
     );
     let _ = writeln!(
         out,
-        "| process | CPU µs/event (relay run) | peak RSS MB | CPU µs/event (pipeline run) | peak RSS MB |"
+        "| process | CPU µs/event (relay run) | peak RSS MB | mean batch | CPU µs/event (pipeline run) | peak RSS MB | mean batch |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
     let relay_mid = median_run(&r.relay);
     let pipe_mid = median_run(&r.pipeline);
+    let batch = |b: Option<f64>| b.map_or_else(|| "–".to_owned(), |b| format!("{b:.0}"));
     for (a, b) in relay_mid.stages.iter().zip(&pipe_mid.stages) {
         let _ = writeln!(
             out,
-            "| {} / {} | {:.1} | {:.1} | {:.1} | {:.1} |",
-            a.name, b.name, a.cpu_us_per_event, a.peak_rss_mb, b.cpu_us_per_event, b.peak_rss_mb
+            "| {} / {} | {:.1} | {:.1} | {} | {:.1} | {:.1} | {} |",
+            a.name,
+            b.name,
+            a.cpu_us_per_event,
+            a.peak_rss_mb,
+            batch(a.mean_batch),
+            b.cpu_us_per_event,
+            b.peak_rss_mb,
+            batch(b.mean_batch)
         );
     }
     let _ = writeln!(
@@ -891,7 +945,10 @@ pub async fn stage(args: BenchStageArgs) -> Result<()> {
             options,
         },
     )
-    .await?;
+    .await?
+    .monitor(args.metrics_listen, None)
+    .await
+    .map_err(|(addr, e)| anyhow::anyhow!("cannot serve metrics on {addr}: {e}"))?;
     let shutdown = newswire_shared::shutdown::signal();
     match args.role {
         BenchStageRole::Relay => {
@@ -977,6 +1034,19 @@ impl Handler for Drain {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mean_batch_is_read_from_the_stage_metrics() {
+        let exposition = "# TYPE newswire_batch_size histogram\n\
+            newswire_batch_size_bucket{stage=\"sink\",le=\"1\"} 3\n\
+            newswire_batch_size_sum{stage=\"sink\"} 600\n\
+            newswire_batch_size_count{stage=\"sink\"} 4\n\
+            newswire_store_batch_size_sum 999\n\
+            newswire_store_batch_size_count 1\n";
+        assert_eq!(mean_batch(exposition), Some(150.0));
+        assert_eq!(mean_batch("newswire_batch_size_count 0\n"), None);
+        assert_eq!(mean_batch(""), None);
+    }
 
     #[test]
     fn results_block_is_replaced_and_the_rest_kept() {
