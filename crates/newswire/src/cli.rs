@@ -422,7 +422,7 @@ pub struct SinkArgs {
     /// Milliseconds a batch waits to fill when its first event was made more than 100 ms
     /// before it arrived (a saturated pipeline: fewer, larger commits); 0 writes every batch
     /// at once. At most 1000. Relies on the producer's and the sink's clocks agreeing.
-    #[arg(long, env = "NEWSWIRE_LINGER_MS", default_value_t = 10)]
+    #[arg(long, env = "NEWSWIRE_LINGER_MS", default_value_t = newswire_sink::service::LINGER.as_millis() as u64)]
     pub linger_ms: u64,
     #[command(flatten)]
     pub ops: OpsArgs,

@@ -309,9 +309,10 @@ impl FeedPoller {
     }
 }
 
-/// The HTTP client of feeds and pages: rustls with the ring provider (the one the NATS
-/// client uses), a request timeout, and a user agent naming us.
-fn http_client(timeout: Duration) -> Result<reqwest::Client, ProducerError> {
+/// The HTTP client of feeds and pages (and of `newswire bench`, reading the stages' metrics):
+/// rustls with the ring provider (the one the NATS client uses), a request timeout, and a user
+/// agent naming us.
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, ProducerError> {
     // Installing the process-wide provider fails harmlessly when one is installed already.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()

@@ -100,6 +100,18 @@ enum PullEnd<E> {
     Ended,
 }
 
+/// Puts a pulled message into `batch`; anything else the pull stream yields is what ended it.
+fn take<E>(batch: &mut Vec<Message>, next: Option<Result<Message, E>>) -> Option<PullEnd<E>> {
+    match next {
+        Some(Ok(message)) => {
+            batch.push(message);
+            None
+        }
+        Some(Err(e)) => Some(PullEnd::Failed(e)),
+        None => Some(PullEnd::Ended),
+    }
+}
+
 /// The longest a batch lingers, whatever its handler asks.
 pub const MAX_LINGER: Duration = Duration::from_secs(1);
 
@@ -168,31 +180,23 @@ pub async fn run<H: Handler>(
             };
             // A pull error or the stream's end, met before the batch is full: answered once the
             // batch in hand is started.
-            let mut end = match first {
-                Some(Ok(message)) => {
-                    batch.push(message);
-                    None
-                }
-                Some(Err(e)) => Some(PullEnd::Failed(e)),
-                None => Some(PullEnd::Ended),
-            };
+            let mut end = take(&mut batch, first);
             let started = std::time::Instant::now();
-            if end.is_none() {
-                // What is ready now; then, if the handler asks, what arrives within its linger
-                // of the first message, settling the batches that finish meanwhile.
-                let mut until = None;
-                while batch.len() < settings.max_batch {
-                    let next = match messages.next().now_or_never() {
-                        Some(next) => next,
-                        None => {
-                            let until = *until.get_or_insert_with(|| {
-                                let linger = handler.linger(&batch[0]).min(MAX_LINGER);
-                                tokio::time::Instant::from_std(started) + linger
-                            });
-                            if until <= tokio::time::Instant::now() {
-                                break;
-                            }
-                            tokio::select! {
+            // What is ready now; then, if the handler asks, what arrives within its linger of
+            // the first message, settling the batches that finish meanwhile.
+            let mut until = None;
+            while end.is_none() && batch.len() < settings.max_batch {
+                let next = match messages.next().now_or_never() {
+                    Some(next) => next,
+                    None => {
+                        let until = *until.get_or_insert_with(|| {
+                            let linger = handler.linger(&batch[0]).min(MAX_LINGER);
+                            tokio::time::Instant::from_std(started) + linger
+                        });
+                        if until <= tokio::time::Instant::now() {
+                            break;
+                        }
+                        tokio::select! {
                             biased;
                             // Pulled and not started: left for redelivery, as below.
                             () = &mut shutdown => break 'connect,
@@ -204,21 +208,10 @@ pub async fn run<H: Handler>(
                                 Ok(next) => next,
                                 Err(_) => break,
                             },
-                            }
-                        }
-                    };
-                    match next {
-                        Some(Ok(message)) => batch.push(message),
-                        Some(Err(e)) => {
-                            end = Some(PullEnd::Failed(e));
-                            break;
-                        }
-                        None => {
-                            end = Some(PullEnd::Ended);
-                            break;
                         }
                     }
-                }
+                };
+                end = take(&mut batch, next);
             }
             if !batch.is_empty() {
                 metrics::histogram!("newswire_batch_size", "stage" => stage)

@@ -148,6 +148,8 @@ struct Env {
     /// Bytes the relay adds to each event it republishes, so that its second hop carries
     /// what the classifier's does: tagged events are larger than raw ones.
     relay_pad: usize,
+    /// Reads the stages' metrics.
+    http: reqwest::Client,
 }
 
 /// The corpus's sentence events, as the benchmark's publisher makes them.
@@ -214,16 +216,15 @@ fn mean_batch(exposition: &str) -> Option<f64> {
     (count > 0.0).then(|| total("newswire_batch_size_sum") / count)
 }
 
-/// The metrics a stage serves on `addr` (HTTP/1.0, read to the end).
-async fn scrape(addr: SocketAddr) -> Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    stream
-        .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        .await?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await?;
-    Ok(response)
+/// The metrics a stage serves on `addr`.
+async fn scrape(http: &reqwest::Client, addr: SocketAddr) -> Result<String> {
+    Ok(http
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?)
 }
 
 /// Waits until the stage has made its durable consumer, i.e. is ready to take events.
@@ -327,7 +328,7 @@ fn acked_sequence(subject: &str) -> Option<u64> {
 /// When each of the first `events` messages of `stream` was made (its `ingested_at`) and,
 /// for tagged events, classified, by stream sequence: read back with an ordered consumer once
 /// the run is over.
-async fn ingested_at_by_sequence(
+async fn event_times_by_sequence(
     js: &jetstream::Context,
     stream: &str,
     events: usize,
@@ -468,18 +469,18 @@ async fn run_once(
     // The run ends with the last event's acknowledgement, as the watch sees it arrive.
     let acked = acks.finish(Duration::from_secs(600)).await?;
     let seconds = started.elapsed().as_secs_f64();
-    let mut stages: Vec<StageUse> = Vec::with_capacity(3);
-    for (((pid, before), name), addr) in pids.iter().zip(&cpu_before).zip(names).zip(metrics) {
-        let exposition = scrape(addr)
-            .await
-            .with_context(|| format!("reading the {name} stage's metrics on {addr}"))?;
-        stages.push(StageUse {
+    // CPU and memory first: serving the metrics costs the stages CPU of their own.
+    let mut stages: Vec<StageUse> = pids
+        .iter()
+        .zip(&cpu_before)
+        .zip(names)
+        .map(|((pid, before), name)| StageUse {
             name: name.to_owned(),
             cpu_us_per_event: pid.map_or(0.0, |p| (cpu_seconds(p) - before) * 1e6 / events as f64),
             peak_rss_mb: pid.map_or(0.0, peak_rss_mb),
-            mean_batch: mean_batch(&exposition),
-        });
-    }
+            mean_batch: None,
+        })
+        .collect();
     if let Some(pid) = env.server_pid {
         stages.push(StageUse {
             name: "nats-server".into(),
@@ -488,9 +489,15 @@ async fn run_once(
             mean_batch: None,
         });
     }
+    for (stage, addr) in stages.iter_mut().zip(metrics) {
+        let exposition = scrape(&env.http, addr)
+            .await
+            .with_context(|| format!("reading the {} stage's metrics on {addr}", stage.name))?;
+        stage.mean_batch = mean_batch(&exposition);
+    }
     sigterm_and_wait(&mut first).await;
     sigterm_and_wait(&mut second).await;
-    let ingested = ingested_at_by_sequence(&js, &subjects.tagged_stream(), events).await?;
+    let ingested = event_times_by_sequence(&js, &subjects.tagged_stream(), events).await?;
     let ms = |d: time::Duration| d.as_seconds_f64().max(0.0) * 1000.0;
     let timed: Vec<(&EventTimes, OffsetDateTime)> = ingested
         .iter()
@@ -682,6 +689,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         server_pid: server.as_ref().and_then(NatsServerProcess::pid),
         dir,
         relay_pad: payload.tagged.saturating_sub(payload.raw),
+        http: newswire_producer::feeds::http_client(Duration::from_secs(10))?,
     };
     let mut relay = Vec::new();
     let mut pipeline = Vec::new();
@@ -1165,7 +1173,7 @@ mod tests {
             acked[&1] - refused_at >= time::Duration::milliseconds(100),
             "the nak was taken for an acknowledgement"
         );
-        let read = ingested_at_by_sequence(&js, "WATCHED", 3).await?;
+        let read = event_times_by_sequence(&js, "WATCHED", 3).await?;
         for ((sequence, made), expected) in read.iter().zip(times) {
             let expected =
                 OffsetDateTime::parse(expected, &time::format_description::well_known::Rfc3339)?;
