@@ -113,6 +113,8 @@ async fn stages_expose_metrics_health_readiness_and_a_nats_service() {
     assert_eq!(contexts[0].trace_id, receipt.article_id);
     assert_eq!(contexts[1].trace_id, receipt.article_id);
     assert_ne!(contexts[0].span_id, contexts[1].span_id);
+    // No stage here exports spans: the contexts say so, and the broker need not look further.
+    assert!(!contexts[0].sampled && !contexts[1].sampled);
 
     // Without NATS the stages are alive but not ready.
     nats.server.kill().await;

@@ -1,6 +1,13 @@
 //! Trace context carried in NATS headers from the producer to the sink, in the W3C Trace
-//! Context format (`traceparent: 00-<trace id>-<parent span id>-01`), so a log pipeline or a
-//! tracing backend can follow one article through every stage.
+//! Context format (`traceparent: 00-<trace id>-<parent span id>-<flags>`), so a log pipeline
+//! or a tracing backend can follow one article through every stage.
+//!
+//! The flags say whether the sending stage recorded its span: `01` (sampled) from a stage that
+//! exports spans, `00` from one that only derives the ids. An unrecorded span marked sampled
+//! would also cost the broker: nats-server (2.11 and later) copies every header of a message
+//! whose `traceparent` is sampled into a map, to look for a trace destination, which was 3%
+//! of its CPU per hop in the benchmark (docs/benchmarks.md, change 50), and an account with a
+//! message-trace destination would trace every such message.
 //!
 //! The trace id is the article id (both are 128 bits of hex), so every sentence of an
 //! article shares one trace and the trace is found from the article. Span ids are derived from
@@ -24,6 +31,8 @@ pub struct TraceParent {
     pub trace_id: HexId<32>,
     /// 16 lower-case hex digits: the span that sent the message.
     pub span_id: HexId<16>,
+    /// W3C's sampled flag: the span that sent the message was recorded.
+    pub sampled: bool,
 }
 
 /// `N` lower-case hex digits, not all zero (W3C Trace Context's ids).
@@ -77,7 +86,8 @@ impl<const N: usize> PartialEq<String> for HexId<N> {
 }
 
 impl TraceParent {
-    /// The context of `stage`'s span for one event, in the article's trace.
+    /// The context of `stage`'s span for one event, in the article's trace, derived from the
+    /// ids alone: nothing records the span, so it is not sampled.
     pub fn for_event(article_id: &str, event_id: &str, stage: &str) -> Option<Self> {
         let mut trace_id: [u8; 32] = article_id.as_bytes().try_into().ok()?;
         trace_id.make_ascii_lowercase();
@@ -91,7 +101,11 @@ impl TraceParent {
         crate::hex::write_lower_hex(&digest[..8], &mut span_id);
         // A span id of all zeros (one digest in 2^64) would be invalid: it is then the parent's.
         let span_id = HexId::parse(std::str::from_utf8(&span_id).ok()?)?;
-        Some(Self { trace_id, span_id })
+        Some(Self {
+            trace_id,
+            span_id,
+            sampled: false,
+        })
     }
 
     /// Reads a `traceparent` value; `None` for anything malformed (the message is still
@@ -103,9 +117,11 @@ impl TraceParent {
         if version != "00" || flags.len() != 2 {
             return None;
         }
+        let flags = u8::from_str_radix(flags, 16).ok()?;
         Some(Self {
             trace_id: HexId::parse(trace_id)?,
             span_id: HexId::parse(span_id)?,
+            sampled: flags & 1 == 1,
         })
     }
 
@@ -117,7 +133,7 @@ impl TraceParent {
         value.push_str(self.trace_id.as_str());
         value.push('-');
         value.push_str(self.span_id.as_str());
-        value.push_str("-01");
+        value.push_str(if self.sampled { "-01" } else { "-00" });
         value
     }
 
@@ -196,6 +212,7 @@ mod otel {
         Some(TraceParent {
             trace_id: super::HexId::parse(&own.trace_id().to_string())?,
             span_id: super::HexId::parse(&own.span_id().to_string())?,
+            sampled: own.is_sampled(),
         })
     }
 }
@@ -220,8 +237,18 @@ mod tests {
         // The first 8 bytes of SHA-256("producer/<event id>"), in lower-case hex.
         assert_eq!(producer.span_id, "de9d09fcda9e0266");
         let header = producer.header_value();
-        assert_eq!(header, format!("00-{article}-de9d09fcda9e0266-01"));
+        // Derived, not recorded: unsampled.
+        assert_eq!(header, format!("00-{article}-de9d09fcda9e0266-00"));
         assert_eq!(TraceParent::parse(&header), Some(producer));
+        let recorded = TraceParent {
+            sampled: true,
+            ..producer
+        };
+        assert_eq!(
+            recorded.header_value(),
+            format!("00-{article}-de9d09fcda9e0266-01")
+        );
+        assert_eq!(TraceParent::parse(&recorded.header_value()), Some(recorded));
         let classifier = producer.child(&format!("{article}-3"), "classifier");
         assert_eq!(classifier.trace_id, article);
         assert_ne!(classifier.span_id, producer.span_id);
@@ -241,6 +268,7 @@ mod tests {
             "00-00000000000000000000000000000000-b7ad6b7169203331-01",
             "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
             "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-zz",
         ] {
             assert_eq!(TraceParent::parse(bad), None, "{bad}");
         }
