@@ -1574,9 +1574,8 @@ fn attribution_start(text: &str) -> Option<usize> {
         if starts_with_ignore_case(rest, "according to ") {
             return Some(p);
         }
-        let words: Vec<&str> = rest.split_whitespace().take(10).collect();
-        words
-            .iter()
+        rest.split_whitespace()
+            .take(10)
             .enumerate()
             .any(|(i, w)| {
                 let w = w.trim_end_matches(['.', ',', ';']);
@@ -1739,7 +1738,10 @@ fn source_and_target(
     voice: Voice,
 ) -> (Option<CompactString>, Option<CompactString>) {
     let end = attribution.filter(|&p| p >= cue.end).unwrap_or(text.len());
-    let actors: Vec<&Actor> = all_actors.iter().filter(|a| a.span.end <= end).collect();
+    // The actors before the attribution, and those before the cue, walked afresh each time
+    // rather than collected: this runs for every cue of every sentence.
+    let actors = || all_actors.iter().filter(move |a| a.span.end <= end);
+    let preceding = || actors().filter(|a| a.span.end <= cue.start);
     let after_cue = &text[cue.end..];
     // The clause after the cue, for the agent of a passive.
     let clause_end = after_cue
@@ -1747,8 +1749,7 @@ fn source_and_target(
         .map_or(text.len(), |p| cue.end + p);
     // "by X" or "by observers from X": the marker at most three words before the actor.
     let agent_after = |marker: &str| {
-        actors
-            .iter()
+        actors()
             .filter(|a| a.span.start >= cue.end && a.span.end <= clause_end)
             .filter(|a| {
                 let gap = &text[cue.end..a.span.start];
@@ -1757,7 +1758,6 @@ fn source_and_target(
                     .any(|(_, w)| w.eq_ignore_ascii_case(marker))
             })
             .min_by_key(|a| a.span.start)
-            .copied()
     };
     let agent = match voice {
         Voice::Passive => Some(agent_after("by")),
@@ -1767,17 +1767,10 @@ fn source_and_target(
     };
     // The subject: the nearest actor before the cue that is not the object of a preposition
     // ("the pact between North Korea and Russia"), else the nearest one.
-    let preceding: Vec<&Actor> = actors
-        .iter()
-        .filter(|a| a.span.end <= cue.start)
-        .copied()
-        .collect();
-    let subject = preceding
-        .iter()
+    let subject = preceding()
         .rev()
         .find(|a| !in_prepositional_phrase(text, all_actors, a))
-        .or_else(|| preceding.last())
-        .copied();
+        .or_else(|| preceding().next_back());
     // "Qatar and Egypt mediated", "Spain, Ireland and Norway recognised": the first member
     // of a coordinated subject acts; the other is the counterpart of symmetric events.
     // ", calling the accusations baseless": a participle clause has the sentence's subject,
@@ -1798,10 +1791,8 @@ fn source_and_target(
     let coordinated_verb =
         ends_with_ignore_case(head, " and") && crate::inflect::is_past_participle(first_word);
     let subject = if (participle_clause && !after_reporting) || coordinated_verb {
-        preceding
-            .iter()
+        preceding()
             .find(|a| !in_prepositional_phrase(text, all_actors, a))
-            .copied()
             .or(subject)
     } else {
         subject
@@ -1810,8 +1801,7 @@ fn source_and_target(
     let (subject, partner) = match subject {
         Some(last) if word_before(text, last.span.start).eq_ignore_ascii_case("and") => {
             let mut first = last;
-            while let Some(prev) = preceding
-                .iter()
+            while let Some(prev) = preceding()
                 .filter(|a| a.span.end <= first.span.start)
                 .max_by_key(|a| a.span.end)
             {
@@ -1827,11 +1817,9 @@ fn source_and_target(
                 (Some(last), None)
             } else {
                 // The second member: the one right after the first.
-                let second = preceding
-                    .iter()
+                let second = preceding()
                     .filter(|a| a.span.start >= first.span.end)
-                    .min_by_key(|a| a.span.start)
-                    .copied();
+                    .min_by_key(|a| a.span.start);
                 (Some(first), second)
             }
         }
@@ -1840,11 +1828,7 @@ fn source_and_target(
     // "collaboration between Moscow and Pyongyang": the pair after "between" are the parties.
     let between = starts_with_ignore_case(after_cue.trim_start(), "between ")
         .then(|| {
-            let mut after: Vec<&Actor> = actors
-                .iter()
-                .filter(|a| a.span.start >= cue.end)
-                .copied()
-                .collect();
+            let mut after: Vec<&Actor> = actors().filter(|a| a.span.start >= cue.end).collect();
             after.sort_by_key(|a| a.span.start);
             match after.as_slice() {
                 [a, b, ..] if word_before(text, b.span.start).eq_ignore_ascii_case("and") => {
@@ -1863,11 +1847,9 @@ fn source_and_target(
         (Some(agent), None) => {
             let target = subject.or_else(|| {
                 agent.and_then(|g| {
-                    actors
-                        .iter()
+                    actors()
                         .filter(|a| a.span.start >= g.span.end && a.code != g.code)
                         .min_by_key(|a| a.span.start)
-                        .copied()
                 })
             });
             (agent, target)
@@ -1875,8 +1857,7 @@ fn source_and_target(
         (None, None) => {
             let source = subject;
             // Actors inside a gapped cue ("summon the Russian ambassador") are its objects.
-            let after = actors
-                .iter()
+            let after = actors()
                 .filter(|a| a.span.start >= cue.start)
                 .filter(|a| source.is_none_or(|s| s.code != a.code))
                 .filter(|a| {
@@ -1884,8 +1865,7 @@ fn source_and_target(
                         || a.role.is_some()
                         || !is_a(word_before(text, a.span.start), class::PLACE_PREPOSITION)
                 })
-                .min_by_key(|a| a.span.start)
-                .copied();
+                .min_by_key(|a| a.span.start);
             let target = if symmetric { partner.or(after) } else { after };
             (source, target)
         }
