@@ -163,6 +163,31 @@ async fn http_endpoint_publishes_articles_and_refuses_with_clear_statuses() {
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let page_events = events_of(PAGE.as_bytes(), InputFormat::Html);
 
+    // JSON lines of more articles than are published at once: a receipt for each, in order.
+    let lines: String = (0..40)
+        .map(|k| {
+            serde_json::json!({
+                "title": format!("Bulletin {k}"),
+                "body": format!("Seoul protested to Moscow on day {k}. Tokyo sent aid to Kyiv on day {k}."),
+            })
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    let response = post(lines.into_bytes(), "application/json", Some("s3cret"))
+        .await
+        .expect("posts");
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let bulk = json(response).await;
+    let receipts = bulk["articles"].as_array().expect("receipts");
+    assert_eq!(receipts.len(), 40);
+    for (k, receipt) in receipts.iter().enumerate() {
+        assert_eq!(receipt["title"], format!("Bulletin {k}"));
+        assert_eq!(receipt["events"], 2, "{receipt}");
+        assert_eq!(receipt["duplicates"], 0, "{receipt}");
+    }
+    let bulk_events = 80;
+
     let refusals: [(Vec<u8>, &str, Option<&str>, StatusCode); 5] = [
         (SAMPLE.into(), "text/plain", None, StatusCode::UNAUTHORIZED),
         (
@@ -201,7 +226,23 @@ async fn http_endpoint_publishes_articles_and_refuses_with_clear_statuses() {
     }
 
     let events = raw_events(&js, &args).await;
-    assert_eq!(events.len(), expected + page_events);
+    assert_eq!(events.len(), expected + page_events + bulk_events);
+    // Each bulletin's sentences reach the stream in order.
+    let bulletins: Vec<&RawEvent> = events
+        .iter()
+        .filter(|e| {
+            e.article
+                .title
+                .as_deref()
+                .is_some_and(|t| t.starts_with("Bulletin "))
+        })
+        .collect();
+    assert_eq!(bulletins.len(), bulk_events);
+    for pair in bulletins.windows(2) {
+        if pair[0].article_id == pair[1].article_id {
+            assert!(pair[0].sentence_index < pair[1].sentence_index);
+        }
+    }
     let sample = &events[0];
     assert_eq!(sample.article.source.as_deref(), Some("yonhap"));
     assert_eq!(sample.article.language.as_deref(), Some("en"));
