@@ -27,12 +27,12 @@ struct FirstWaitsForSecond {
 impl Handler for FirstWaitsForSecond {
     async fn start(&mut self, batch: &[Message]) -> Finish {
         let ordinal = {
-            let mut started = self.started.lock().unwrap();
+            let mut started = self.started.lock().expect("lock");
             started.push(batch.len());
             started.len()
         };
         {
-            let mut open = self.open.lock().unwrap();
+            let mut open = self.open.lock().expect("lock");
             open.0 += 1;
             open.1 = open.1.max(open.0);
         }
@@ -49,7 +49,7 @@ impl Handler for FirstWaitsForSecond {
             if ordinal == 1 {
                 second_started.notified().await;
             }
-            open.lock().unwrap().0 -= 1;
+            open.lock().expect("lock").0 -= 1;
             outcomes
         })
     }
@@ -70,7 +70,7 @@ async fn stage_with_messages(
 ) -> (TestNats, StageConnection, WorkerSettings, Subjects, Context) {
     let nats = TestNats::start().await;
     let args = nats.args();
-    let subjects = args.subjects().unwrap();
+    let subjects = args.subjects().expect("prefix");
     let mut options = ConsumerOptions::new("worker-test");
     options.worker.max_batch = max_batch;
     options.worker.pull_batch = 2 * max_batch;
@@ -92,11 +92,11 @@ async fn stage_with_messages(
         acks.push(
             js.publish(subjects.raw(Some("a")), format!("m{k}").into())
                 .await
-                .unwrap(),
+                .expect("published"),
         );
     }
     for ack in acks {
-        ack.await.unwrap();
+        ack.await.expect("acknowledged");
     }
     (nats, connection, options.worker, subjects, js)
 }
@@ -134,8 +134,8 @@ async fn serve(in_flight: usize, n: usize, within: Duration) -> Run {
     {
         task.abort();
     }
-    let batches = started.lock().unwrap().clone();
-    let most_open = open.lock().unwrap().1;
+    let batches = started.lock().expect("lock").clone();
+    let most_open = open.lock().expect("lock").1;
     Run {
         acked,
         batches,
@@ -189,7 +189,7 @@ async fn shutdown_settles_the_batches_in_flight() {
     impl Handler for Slow {
         async fn start(&mut self, batch: &[Message]) -> Finish {
             let outcomes: Vec<Outcome> = batch.iter().map(|_| Outcome::ack("x")).collect();
-            *self.started.lock().unwrap() += batch.len();
+            *self.started.lock().expect("lock") += batch.len();
             self.first_started.notify_one();
             let mut released = self.released.clone();
             Box::pin(async move {
@@ -217,13 +217,13 @@ async fn shutdown_settles_the_batches_in_flight() {
         !task.is_finished(),
         "the loop waits for the batches in flight"
     );
-    let started = *started.lock().unwrap();
+    let started = *started.lock().expect("lock");
     assert!((1..=2).contains(&started), "{started} messages started");
     release.send_replace(true);
     tokio::time::timeout(Duration::from_secs(10), task)
         .await
         .expect("the loop returns once its batches are settled")
-        .unwrap();
+        .expect("the loop's task ends without panicking");
     // The started messages (the stream's first ones) are acked; the rest wait for redelivery.
     let stream = subjects.raw_stream();
     let info = wait_for("the batches' acks", Duration::from_secs(10), || async {
@@ -281,7 +281,9 @@ async fn batches_are_settled_in_the_order_they_started() {
         .expect("a second batch finished");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let stream = subjects.raw_stream();
-    let info = consumer_info(&js, &stream, "worker-test").await.unwrap();
+    let info = consumer_info(&js, &stream, "worker-test")
+        .await
+        .expect("consumer info");
     assert_eq!(
         info.num_ack_pending as u64, info.delivered.stream_sequence,
         "nothing acked while the first batch is open"
@@ -307,7 +309,7 @@ async fn stop_once_acked(
     tokio::time::timeout(Duration::from_secs(10), task)
         .await
         .expect("the loop stops")
-        .unwrap();
+        .expect("the loop's task ends without panicking");
 }
 
 /// Records each batch's size and when it started, and acks it; lingers for `linger`.
@@ -324,7 +326,7 @@ impl Handler for Lingering {
     async fn start(&mut self, batch: &[Message]) -> Finish {
         self.batches
             .lock()
-            .unwrap()
+            .expect("lock")
             .push((batch.len(), tokio::time::Instant::now()));
         let outcomes: Vec<Outcome> = batch.iter().map(|_| Outcome::ack("x")).collect();
         Box::pin(std::future::ready(outcomes))
@@ -357,9 +359,9 @@ async fn batches_of_a_late_burst(linger: Duration, max_batch: usize) -> Vec<(usi
         async move {
             js.publish(subject, format!("m{k}").into())
                 .await
-                .unwrap()
+                .expect("published")
                 .await
-                .unwrap();
+                .expect("acknowledged");
         }
     };
     let first_published = tokio::time::Instant::now();
@@ -367,7 +369,7 @@ async fn batches_of_a_late_burst(linger: Duration, max_batch: usize) -> Vec<(usi
     if linger.is_zero() {
         let batches = &batches;
         wait_for("the first batch", Duration::from_secs(10), || async move {
-            (!batches.lock().unwrap().is_empty()).then_some(())
+            (!batches.lock().expect("lock").is_empty()).then_some(())
         })
         .await;
     } else {
@@ -385,7 +387,7 @@ async fn batches_of_a_late_burst(linger: Duration, max_batch: usize) -> Vec<(usi
         publish(k).await;
     }
     stop_once_acked(&js, &stream, 5, trigger, task).await;
-    let batches = batches.lock().unwrap().clone();
+    let batches = batches.lock().expect("lock").clone();
     batches
         .into_iter()
         .map(|(size, at)| (size, at - first_published))
