@@ -548,4 +548,14 @@ async fn a_local_atom_file_is_a_feed_too() {
     assert_eq!(second.published, 0);
     let third = poller.poll(&url).await.expect("polls");
     assert_eq!((third.published, third.already_seen), (0, 1));
+    // A file has no validators: every poll reads it whole, and the item this poller found
+    // recorded last time is not looked up again. A new poller looks it up.
+    assert_eq!(third.remembered, 1);
+    let (ingestor, seen) = self::ingestor(&args, &js).await;
+    let fresh = FeedPoller::new(FeedConfig::new(vec![]), ingestor, seen).expect("poller");
+    let fourth = fresh.poll(&url).await.expect("polls");
+    assert_eq!(
+        (fourth.published, fourth.already_seen, fourth.remembered),
+        (0, 1, 0)
+    );
 }

@@ -5,9 +5,13 @@
 //! the stream has acknowledged its events, so restarts and replicas agree on what is new. HTTP
 //! fetches have a timeout and are conditional (`If-None-Match` / `If-Modified-Since` from the
 //! validators kept in the same bucket), so an unchanged feed costs a `304` and nothing more.
+//! A feed fetched whole again is not looked up item by item: the poller remembers which
+//! items its last poll of the feed found recorded.
 //! An item with little text (a summary feed) is completed from its linked page when
 //! `fetch_pages` is on.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use feed_rs::model::{Entry, Feed};
@@ -65,6 +69,9 @@ pub struct PollReport {
     pub items: usize,
     pub published: usize,
     pub already_seen: usize,
+    /// Of `already_seen`, the items this poller knew from its previous poll of the feed, not
+    /// looked up in the `SEEN` bucket again.
+    pub remembered: usize,
     pub rejected: usize,
 }
 
@@ -75,6 +82,10 @@ pub struct FeedPoller {
     ingestor: Ingestor,
     seen: Seen,
     http: reqwest::Client,
+    /// Per feed (by key), the item keys its last full poll found recorded: a feed that keeps
+    /// its items (a server without validators, a local file) is not asked about each of them
+    /// again at every poll. Holds one poll's items per feed, so it stays as small as the feeds.
+    known: Arc<Mutex<HashMap<String, HashSet<String>>>>,
 }
 
 impl FeedPoller {
@@ -85,6 +96,7 @@ impl FeedPoller {
             ingestor,
             seen,
             http,
+            known: Arc::default(),
         })
     }
 
@@ -140,10 +152,26 @@ impl FeedPoller {
         // Oldest first, so the stream's order follows publication.
         entries.sort_by_key(|e| e.published.or(e.updated));
         report.items = entries.len();
+        // Items recorded by an earlier poll stay recorded: those this poller saw last time
+        // need no lookup. Taken out for the poll; a poll that fails starts afresh next time.
+        let known_before = self
+            .known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&feed_key)
+            .unwrap_or_default();
+        let mut known_now = HashSet::with_capacity(entries.len());
         for entry in entries {
             let key = format!("feed.{feed_key}.{}", digest(entry.id.as_bytes()));
+            if known_before.contains(&key) {
+                report.already_seen += 1;
+                report.remembered += 1;
+                known_now.insert(key);
+                continue;
+            }
             if self.seen.contains(&key).await? {
                 report.already_seen += 1;
+                known_now.insert(key);
                 continue;
             }
             let note = match self.publish_entry(&feed, entry).await {
@@ -160,7 +188,12 @@ impl FeedPoller {
                 Err(e) => return Err(e),
             };
             self.seen.put(&key, note.to_string()).await?;
+            known_now.insert(key);
         }
+        self.known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(feed_key, known_now);
         if let Some(fresh) = fresh {
             let value = serde_json::to_vec(&fresh).unwrap_or_default();
             self.seen.put(&state_key, value).await?;
