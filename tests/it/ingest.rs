@@ -85,6 +85,41 @@ async fn ingestor(args: &NatsArgs, js: &jetstream::Context) -> (Ingestor, Seen) 
 }
 
 #[tokio::test]
+async fn an_input_with_one_article_over_the_servers_max_payload_publishes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("small.conf");
+    std::fs::write(&config, "max_payload: 4096\n").expect("writes");
+    let nats = TestNats::start_with(&["-c".to_owned(), config.display().to_string()]).await;
+    let args = nats.args();
+    let js = nats.jetstream().await;
+    let (ingestor, _seen) = ingestor(&args, &js).await;
+    // Forty articles; the 35th's title makes each of its events larger than the server takes.
+    let lines: String = (0..40)
+        .map(|k| {
+            let title = if k == 34 {
+                "T".repeat(5000)
+            } else {
+                format!("Bulletin {k}")
+            };
+            serde_json::json!({ "title": title, "body": format!("Seoul protested on day {k}.") })
+                .to_string()
+                + "\n"
+        })
+        .collect();
+    let refused = ingestor
+        .ingest(
+            lines.as_bytes(),
+            InputFormat::Json,
+            &ArticleMeta::default(),
+            "http",
+        )
+        .await
+        .expect_err("an event over the max payload refuses the input");
+    assert!(refused.to_string().contains("max payload"), "{refused}");
+    assert!(raw_events(&js, &args).await.is_empty(), "nothing published");
+}
+
+#[tokio::test]
 async fn http_endpoint_publishes_articles_and_refuses_with_clear_statuses() {
     let nats = TestNats::start().await;
     let args = nats.args();

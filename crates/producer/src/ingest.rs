@@ -1,8 +1,6 @@
 //! The one path every input takes, whatever brought it (command line, HTTP, inbox, feed):
 //! parse, fill in metadata, split, check limits, publish.
 
-use futures::StreamExt;
-use futures::stream::FuturesOrdered;
 use newswire_shared::{ArticleMeta, RawEvent};
 use time::OffsetDateTime;
 
@@ -51,9 +49,6 @@ pub fn fill_meta(article: &mut Article, defaults: &ArticleMeta) {
     }
 }
 
-/// Articles of one input published at once, their acks outstanding together.
-const ARTICLES_IN_FLIGHT: usize = 32;
-
 /// Prepares and publishes inputs.
 #[derive(Debug, Clone)]
 pub struct Ingestor {
@@ -74,8 +69,8 @@ impl Ingestor {
     }
 
     /// Prepares the whole input first (a refused input publishes nothing), then publishes its
-    /// articles, up to [`ARTICLES_IN_FLIGHT`] at once; returns what the stream did with each,
-    /// in input order. `input` names the way in (`http`,
+    /// articles through one window of publish acks; returns what the stream did with each, in
+    /// input order. `input` names the way in (`http`,
     /// `inbox`, `feed`) in the metrics `newswire_articles_total{input,outcome}` and
     /// `newswire_events_published_total{stage="producer"}`.
     pub async fn ingest(
@@ -121,25 +116,6 @@ impl Ingestor {
         })
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
-        // Every article checked against the server's limits before any is published, then
-        // published a window at a time with their acks awaited together: a body of many
-        // articles costs a round trip per window, not one per article.
-        for events in &articles {
-            self.publisher.check(events)?;
-        }
-        let mut receipts = Vec::with_capacity(articles.len());
-        let mut pending = FuturesOrdered::new();
-        for events in &articles {
-            if pending.len() == ARTICLES_IN_FLIGHT
-                && let Some(receipt) = pending.next().await
-            {
-                receipts.push(receipt?);
-            }
-            pending.push_back(self.publisher.publish_events(events));
-        }
-        while let Some(receipt) = pending.next().await {
-            receipts.push(receipt?);
-        }
-        Ok(receipts)
+        self.publisher.publish_articles(&articles).await
     }
 }

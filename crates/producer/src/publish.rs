@@ -28,7 +28,7 @@ pub enum ProducerError {
     #[error(transparent)]
     Nats(#[from] NatsError),
     #[error(
-        "publishing event {event_id} failed: {reason}; events of this article already acknowledged are kept, publish it again to complete it (duplicates are dropped)"
+        "publishing event {event_id} failed: {reason}; events already acknowledged are kept, publish the input again to complete it (duplicates are dropped)"
     )]
     Publish { event_id: String, reason: String },
     #[error("{reason}")]
@@ -228,34 +228,65 @@ impl Publisher {
     /// keeping [`ACK_WINDOW`] acknowledgements outstanding across articles, retrying the events
     /// the stream did not acknowledge. `article_id` of the result is the first event's.
     pub async fn publish_events(&self, events: &[RawEvent]) -> Result<Published, ProducerError> {
-        let Some(first) = events.first() else {
-            return Err(ArticleError::NoSentences.into());
-        };
+        let mut receipts = self.publish_groups(&[events]).await?;
+        Ok(receipts.remove(0))
+    }
+
+    /// Publishes the articles of one input (each as made by [`sentence_events`]) through one
+    /// window of [`ACK_WINDOW`] acknowledgements, so that many small articles cost no round
+    /// trip each; returns a receipt per article, in order. Every event is encoded and checked
+    /// before the first publish, so a refused input publishes nothing.
+    pub async fn publish_articles(
+        &self,
+        articles: &[Vec<RawEvent>],
+    ) -> Result<Vec<Published>, ProducerError> {
+        let groups: Vec<&[RawEvent]> = articles.iter().map(Vec::as_slice).collect();
+        self.publish_groups(&groups).await
+    }
+
+    /// Publishes `groups` of events, tallied per group.
+    async fn publish_groups(
+        &self,
+        groups: &[&[RawEvent]],
+    ) -> Result<Vec<Published>, ProducerError> {
+        let mut results = Vec::with_capacity(groups.len());
         // Encoded once: the size check and every publish attempt use the same bytes.
-        let encoded = self.encode_checked(events)?;
-        let mut result = Published {
-            article_id: first.article_id.clone(),
-            title: first.article.title.clone(),
-            published: 0,
-            duplicates: 0,
-        };
-        let mut remaining = encoded;
+        let mut remaining = Vec::new();
+        for (group, events) in groups.iter().enumerate() {
+            let Some(first) = events.first() else {
+                return Err(ArticleError::NoSentences.into());
+            };
+            results.push(Published {
+                article_id: first.article_id.clone(),
+                title: first.article.title.clone(),
+                published: 0,
+                duplicates: 0,
+            });
+            remaining.extend(
+                self.encode_checked(events)?
+                    .into_iter()
+                    .map(|(event, payload)| (group, event, payload)),
+            );
+        }
         let mut delay = self.retry.first_delay;
         for attempt in 1..=self.retry.attempts.max(1) {
-            let failed = self.publish_once(&remaining, &mut result).await;
-            let Some((event_id, reason)) =
-                failed.first().map(|(e, r)| (e.event_id.clone(), r.clone()))
-            else {
-                debug!(article_id = %result.article_id, published = result.published, duplicates = result.duplicates, "article published");
-                return Ok(result);
+            let failed = self.publish_once(&remaining, &mut results).await;
+            let Some((event, reason)) = failed.first().map(|(e, r)| (*e, r.clone())) else {
+                for result in &results {
+                    debug!(article_id = %result.article_id, published = result.published, duplicates = result.duplicates, "article published");
+                }
+                return Ok(results);
             };
             if attempt == self.retry.attempts.max(1) {
-                return Err(ProducerError::Publish { event_id, reason });
+                return Err(ProducerError::Publish {
+                    event_id: event.event_id.clone(),
+                    reason,
+                });
             }
-            warn!(article_id = %result.article_id, unacknowledged = failed.len(), attempt, delay_ms = delay.as_millis() as u64, reason = %reason, "publish not acknowledged, retrying");
+            warn!(article_id = %event.article_id, unacknowledged = failed.len(), attempt, delay_ms = delay.as_millis() as u64, reason = %reason, "publish not acknowledged, retrying");
             let failed_ids: std::collections::HashSet<&str> =
                 failed.iter().map(|(e, _)| e.event_id.as_str()).collect();
-            remaining.retain(|(e, _)| failed_ids.contains(e.event_id.as_str()));
+            remaining.retain(|(_, e, _)| failed_ids.contains(e.event_id.as_str()));
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(self.retry.max_delay);
         }
@@ -296,17 +327,16 @@ impl Publisher {
     /// are awaited together, so lost acks time out together rather than one after another.
     async fn publish_once<'a>(
         &self,
-        events: &[(&'a RawEvent, bytes::Bytes)],
-        result: &mut Published,
+        events: &[(usize, &'a RawEvent, bytes::Bytes)],
+        results: &mut [Published],
     ) -> Vec<(&'a RawEvent, String)> {
         let mut failed = Vec::new();
         let mut pending = FuturesOrdered::new();
-        for (event, payload) in events {
-            let event: &'a RawEvent = event;
+        for &(group, event, ref payload) in events {
             if pending.len() == ACK_WINDOW
-                && let Some((e, ack)) = pending.next().await
+                && let Some((group, e, ack)) = pending.next().await
             {
-                settle_ack(e, ack, result, &mut failed);
+                settle_ack(e, ack, &mut results[group], &mut failed);
             }
             let mut publish = PublishMessage::build()
                 .message_id(&event.event_id)
@@ -318,12 +348,12 @@ impl Publisher {
             }
             let subject = self.subjects.raw(event.article.source.as_deref());
             match self.js.send_publish(subject, publish).await {
-                Ok(ack) => pending.push_back(async move { (event, ack.await) }),
+                Ok(ack) => pending.push_back(async move { (group, event, ack.await) }),
                 Err(e) => failed.push((event, e.to_string())),
             }
         }
-        while let Some((e, ack)) = pending.next().await {
-            settle_ack(e, ack, result, &mut failed);
+        while let Some((group, e, ack)) = pending.next().await {
+            settle_ack(e, ack, &mut results[group], &mut failed);
         }
         failed
     }

@@ -7,7 +7,8 @@
 //! would also cost the broker: nats-server (2.11 and later) copies every header of a message
 //! whose `traceparent` is sampled into a map, to look for a trace destination, which was 3%
 //! of its CPU per hop in the benchmark (docs/benchmarks.md, change 50), and an account with a
-//! message-trace destination would trace every such message.
+//! message-trace destination would trace every such message. A stage that exports records
+//! its span whatever flag it received: the stages before it may simply have no exporter.
 //!
 //! The trace id is the article id (both are 128 bits of hex), so every sentence of an
 //! article shares one trace and the trace is found from the article. Span ids are derived from
@@ -114,7 +115,12 @@ impl TraceParent {
         let mut parts = value.trim().split('-');
         let (version, trace_id, span_id, flags) =
             (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        if version != "00" || flags.len() != 2 {
+        let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+        if version != "00"
+            || parts.next().is_some()
+            || flags.len() != 2
+            || !flags.bytes().all(lower_hex)
+        {
             return None;
         }
         let flags = u8::from_str_radix(flags, 16).ok()?;
@@ -269,6 +275,9 @@ mod tests {
             "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
             "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
             "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-zz",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-+1",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0A",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra",
         ] {
             assert_eq!(TraceParent::parse(bad), None, "{bad}");
         }
