@@ -84,6 +84,16 @@ async fn ingestor(args: &NatsArgs, js: &jetstream::Context) -> (Ingestor, Seen) 
     (Ingestor::new(publisher, Limits::default()), seen)
 }
 
+/// `n` JSON-lines articles, the `k`th with the title and body `article(k)` gives.
+fn json_lines(n: usize, article: impl Fn(usize) -> (String, String)) -> String {
+    (0..n)
+        .map(|k| {
+            let (title, body) = article(k);
+            serde_json::json!({ "title": title, "body": body }).to_string() + "\n"
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn an_input_with_one_article_over_the_servers_max_payload_publishes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -94,18 +104,14 @@ async fn an_input_with_one_article_over_the_servers_max_payload_publishes_nothin
     let js = nats.jetstream().await;
     let (ingestor, _seen) = ingestor(&args, &js).await;
     // Forty articles; the 35th's title makes each of its events larger than the server takes.
-    let lines: String = (0..40)
-        .map(|k| {
-            let title = if k == 34 {
-                "T".repeat(5000)
-            } else {
-                format!("Bulletin {k}")
-            };
-            serde_json::json!({ "title": title, "body": format!("Seoul protested on day {k}.") })
-                .to_string()
-                + "\n"
-        })
-        .collect();
+    let lines = json_lines(40, |k| {
+        let title = if k == 34 {
+            "T".repeat(5000)
+        } else {
+            format!("Bulletin {k}")
+        };
+        (title, format!("Seoul protested on day {k}."))
+    });
     let refused = ingestor
         .ingest(
             lines.as_bytes(),
@@ -198,17 +204,13 @@ async fn http_endpoint_publishes_articles_and_refuses_with_clear_statuses() {
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let page_events = events_of(PAGE.as_bytes(), InputFormat::Html);
 
-    // JSON lines of more articles than are published at once: a receipt for each, in order.
-    let lines: String = (0..40)
-        .map(|k| {
-            serde_json::json!({
-                "title": format!("Bulletin {k}"),
-                "body": format!("Seoul protested to Moscow on day {k}. Tokyo sent aid to Kyiv on day {k}."),
-            })
-            .to_string()
-                + "\n"
-        })
-        .collect();
+    // JSON lines of many articles: a receipt for each, in order.
+    let lines = json_lines(40, |k| {
+        (
+            format!("Bulletin {k}"),
+            format!("Seoul protested to Moscow on day {k}. Tokyo sent aid to Kyiv on day {k}."),
+        )
+    });
     let response = post(lines.into_bytes(), "application/json", Some("s3cret"))
         .await
         .expect("posts");

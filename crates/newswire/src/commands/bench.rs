@@ -166,6 +166,11 @@ struct PayloadBytes {
     tagged: usize,
 }
 
+/// The bytes the corpus's raw events take, encoded: the runs' MB/s.
+fn raw_bytes(articles: &[Article]) -> usize {
+    events_of(articles).map(|e| e.encode().len()).sum()
+}
+
 fn payload_bytes(articles: &[Article]) -> PayloadBytes {
     let classifier = newswire_classifier::Classifier::builtin();
     let (mut raw, mut tagged, mut n) = (0, 0, 0);
@@ -415,11 +420,13 @@ async fn publish(publisher: &Publisher, articles: &[Article], offer: Offer) -> R
     Ok(())
 }
 
-/// One run of either topology; `pipeline` picks the real stages or the zero-work relay.
+/// One run of either topology over `articles`, whose raw events take `raw_bytes` encoded;
+/// `pipeline` picks the real stages or the zero-work relay.
 async fn run_once(
     env: &Env,
     pipeline: bool,
     articles: &[Article],
+    raw_bytes: usize,
     offer: Offer,
     rep: usize,
 ) -> Result<Run> {
@@ -545,12 +552,11 @@ async fn run_once(
             Err(e) => bail!("deleting stream {stream}: {e}"),
         }
     }
-    let bytes: usize = events_of(articles).map(|e| e.encode().len()).sum();
     Ok(Run {
         events,
         seconds,
         events_per_second: events as f64 / seconds,
-        mb_per_second: bytes as f64 / seconds / 1e6,
+        mb_per_second: raw_bytes as f64 / seconds / 1e6,
         latency: latency(samples),
         split,
         stages,
@@ -692,6 +698,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     };
     let articles = corpus(events);
     let payload = payload_bytes(&articles);
+    let articles_bytes = raw_bytes(&articles);
     let env = Env {
         binary: std::env::current_exe()?,
         url: args.url.clone().unwrap_or_else(|| {
@@ -712,9 +719,9 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let mut store_normal = Vec::new();
     for rep in 0..reps {
         eprintln!("repetition {}/{reps}: relay", rep + 1);
-        relay.push(run_once(&env, false, &articles, Offer::Flat, rep).await?);
+        relay.push(run_once(&env, false, &articles, articles_bytes, Offer::Flat, rep).await?);
         eprintln!("repetition {}/{reps}: pipeline", rep + 1);
-        pipeline.push(run_once(&env, true, &articles, Offer::Flat, rep).await?);
+        pipeline.push(run_once(&env, true, &articles, articles_bytes, Offer::Flat, rep).await?);
         classifier.push(classifier_alone(&articles, budget));
         let (full, normal) = store_alone(env.dir.path(), &articles, rep)?;
         store.push(full);
@@ -725,9 +732,10 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     for (i, &rate) in args.rates.iter().enumerate() {
         let n = ((f64::from(rate) * seconds) as usize).div_ceil(SENTENCES_PER_ARTICLE);
         let paced = corpus(n * SENTENCES_PER_ARTICLE);
+        let paced_bytes = raw_bytes(&paced);
         eprintln!("latency at {rate} events/s offered");
-        let r = run_once(&env, false, &paced, Offer::Rate(rate), 100 + i).await?;
-        let p = run_once(&env, true, &paced, Offer::Rate(rate), 100 + i).await?;
+        let r = run_once(&env, false, &paced, paced_bytes, Offer::Rate(rate), 100 + i).await?;
+        let p = run_once(&env, true, &paced, paced_bytes, Offer::Rate(rate), 100 + i).await?;
         latency_at_rate.push(RateResult {
             offered_per_second: rate,
             relay_achieved_per_second: r.events_per_second,
