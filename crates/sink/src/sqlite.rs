@@ -8,13 +8,20 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use newswire_shared::TaggedEvent;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, params, params_from_iter, types::Value};
+use rusqlite::{
+    Connection, ErrorCode, OptionalExtension, TransactionBehavior, params, params_from_iter,
+    types::Value,
+};
 use time::OffsetDateTime;
 
 use crate::store::{
     Dialect, Encoded, Filter, SQLITE_ARTICLE, SqlValue, Store, StoreError, StoreReport, int,
     unix_ms,
 };
+
+/// How long a connection waits for another's lock (another replica of the sink sharing the
+/// file, `newswire query`, the checkpointer) before the operation fails as transient.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Schema migrations, applied in order, each once.
 const MIGRATIONS: &[&str] = &[
@@ -217,8 +224,7 @@ impl Checkpointer {
         written: Arc<AtomicBool>,
     ) -> Result<Self, StoreError> {
         let conn = Connection::open(path).map_err(classify)?;
-        conn.busy_timeout(Duration::from_secs(5))
-            .map_err(classify)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(classify)?;
         conn.pragma_update(None, "synchronous", synchronous.pragma())
             .map_err(classify)?;
         let (stop, stopped) = mpsc::channel::<()>();
@@ -322,12 +328,10 @@ impl SqliteStore {
     }
 
     fn init(mut conn: Connection, synchronous: Synchronous) -> Result<Connection, StoreError> {
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(classify)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(classify)?;
         // WAL lets `newswire query` read while the sink writes; FULL (the default) makes each
         // commit durable before the messages it holds are acknowledged.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(classify)?;
+        Self::enter_wal(&conn)?;
         conn.pragma_update(None, "synchronous", synchronous.pragma())
             .map_err(classify)?;
         conn.pragma_update(None, "foreign_keys", "ON")
@@ -346,7 +350,12 @@ impl SqliteStore {
         // enough to set the p99 (docs/benchmarks.md, change 37).
         conn.pragma_update(None, "wal_autocheckpoint", WAL_PAGES)
             .map_err(classify)?;
-        let tx = conn.transaction().map_err(classify)?;
+        // IMMEDIATE: the write lock from the start, waited for under the busy timeout. A deferred
+        // transaction reads first and then fails at once (SQLITE_BUSY without waiting) when a
+        // replica opening the same file at the same moment commits in between.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(classify)?;
         tx.execute_batch(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
         )
@@ -373,6 +382,28 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Puts the database in WAL mode. Turning a new file's journal to WAL takes an exclusive
+    /// lock for which SQLite does not call the busy handler: a replica that does so while
+    /// another opens the same file fails at once with SQLITE_BUSY. So this waits the busy
+    /// timeout itself, trying again every 10 ms.
+    fn enter_wal(conn: &Connection) -> Result<(), StoreError> {
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Ok(()) => return Ok(()),
+                Err(rusqlite::Error::SqliteFailure(f, _))
+                    if f.code == ErrorCode::DatabaseBusy
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(classify(e)),
+            }
+        }
+    }
+}
+
 impl Store for SqliteStore {
     /// Takes the write lock and lets it go: fails while another process holds the database
     /// locked past the busy timeout, or when the file is read-only.
@@ -384,6 +415,8 @@ impl Store for SqliteStore {
 
     fn store_encoded(&mut self, events: &[Encoded]) -> Result<StoreReport, StoreError> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
+        // Deferred: its first statement writes, so it waits for the write lock under the busy
+        // timeout like an IMMEDIATE one.
         let tx = self.conn.transaction().map_err(classify)?;
         let mut report = StoreReport::default();
         {
@@ -594,6 +627,61 @@ mod tests {
             ..Filter::default()
         };
         assert_eq!(reopened.query(&filter).expect("queries").len(), 32_000);
+    }
+
+    /// Replicas of the sink share one database file: those that open it at once all migrate
+    /// it (each migration applied once) and then write into it side by side, none of them
+    /// failing on the other's lock. A deferred transaction that read before it wrote failed
+    /// at once (SQLite does not wait when a reader's snapshot is stale) and stopped a replica
+    /// at its start.
+    #[test]
+    fn replicas_opening_and_writing_one_file_at_once_wait_for_each_other() {
+        const REPLICAS: usize = 4;
+        for round in 0..5 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("events.db");
+            let start = Arc::new(std::sync::Barrier::new(REPLICAS));
+            let replicas: Vec<_> = (0..REPLICAS)
+                .map(|replica| {
+                    let path = path.clone();
+                    let start = Arc::clone(&start);
+                    std::thread::spawn(move || {
+                        start.wait();
+                        let mut store = SqliteStore::open(&path)
+                            .map_err(|e| format!("round {round}, replica {replica} opens: {e}"))?;
+                        for batch in 0..20 {
+                            let events: Vec<TaggedEvent> = (0..10)
+                                .map(|i| {
+                                    let article = format!("r{replica}-b{batch}");
+                                    conformance::event(&article, i, &[("UKR", "UKR")], None)
+                                })
+                                .collect();
+                            store.store(&events).map_err(|e| {
+                                format!("round {round}, replica {replica} stores: {e}")
+                            })?;
+                        }
+                        Ok::<_, String>(())
+                    })
+                })
+                .collect();
+            for replica in replicas {
+                replica
+                    .join()
+                    .expect("replica thread")
+                    .expect("no lock error");
+            }
+            let store = SqliteStore::open(&path).expect("reopens");
+            let applied: i64 = store
+                .conn
+                .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
+                .expect("counts migrations");
+            assert_eq!(applied, MIGRATIONS.len() as i64);
+            let filter = Filter {
+                limit: Some(10_000),
+                ..Filter::default()
+            };
+            assert_eq!(store.query(&filter).expect("queries").len(), REPLICAS * 200);
+        }
     }
 
     #[test]
