@@ -267,3 +267,53 @@ impl XorShift {
         self.0
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_dead_lettered_again_is_kept_once() {
+    // A poison message redelivered before its term reached the server (or whose term was
+    // lost) is dead-lettered a second time: the dead-letter stream keeps one copy.
+    use newswire_shared::nats::{ConsumerSettings, Decision, Settler, StreamKind, setup_consumer};
+    let nats = TestNats::start().await;
+    let args = nats.args();
+    let subjects = args.subjects().expect("prefix");
+    let js = nats.jetstream().await;
+    let consumer = setup_consumer(
+        &js,
+        &subjects,
+        &[StreamKind::Raw, StreamKind::DeadLetter],
+        &args.stream_settings(),
+        &subjects.raw_stream(),
+        &ConsumerSettings::new("twice", subjects.raw_all()),
+        "test",
+    )
+    .await
+    .expect("consumer");
+    js.publish(subjects.raw(Some("fuzz")), b"poison".to_vec().into())
+        .await
+        .expect("publishes")
+        .await
+        .expect("acked");
+    let mut messages = consumer
+        .fetch()
+        .max_messages(1)
+        .messages()
+        .await
+        .expect("fetch");
+    let message = messages
+        .next()
+        .await
+        .expect("a message")
+        .expect("delivered");
+    let settler = Settler::new(js.clone(), &subjects, "test", 10);
+    for _ in 0..2 {
+        let decision = Decision::DeadLetter {
+            reason: "poison".into(),
+        };
+        settler.settle(&message, decision, None).await;
+    }
+    let mut dlq = js
+        .get_stream(subjects.dlq_stream())
+        .await
+        .expect("dead-letter stream");
+    assert_eq!(dlq.info().await.expect("info").state.messages, 1);
+}

@@ -68,6 +68,16 @@ async fn stage_with_messages(
     max_batch: usize,
     in_flight: usize,
 ) -> (TestNats, StageConnection, WorkerSettings, Subjects, Context) {
+    stage_with_ack_wait(n, max_batch, in_flight, Duration::from_secs(30)).await
+}
+
+/// [`stage_with_messages`] with the consumer's ack wait set.
+async fn stage_with_ack_wait(
+    n: usize,
+    max_batch: usize,
+    in_flight: usize,
+    ack_wait: Duration,
+) -> (TestNats, StageConnection, WorkerSettings, Subjects, Context) {
     let nats = TestNats::start().await;
     let args = nats.args();
     let subjects = args.subjects().expect("prefix");
@@ -75,6 +85,7 @@ async fn stage_with_messages(
     options.worker.max_batch = max_batch;
     options.worker.pull_batch = 2 * max_batch;
     options.worker.in_flight = in_flight;
+    options.ack_wait = ack_wait;
     let connection = StageConnection::open(
         "worker-test",
         &args,
@@ -234,6 +245,45 @@ async fn shutdown_settles_the_batches_in_flight() {
     let pulled = info.delivered.stream_sequence as usize;
     assert!(pulled > started, "{pulled} pulled, {started} started");
     assert_eq!(info.num_ack_pending as usize, pulled - started);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_gives_up_on_a_batch_in_flight_once_the_ack_wait_has_passed() {
+    // A batch that never finishes (its store or broker is away): the stopping loop waits for it
+    // no longer than the consumer's ack wait, after which the server redelivers its messages
+    // anyway, and returns without acking them.
+    let (_nats, connection, worker, subjects, js) =
+        stage_with_ack_wait(4, 2, 1, Duration::from_secs(2)).await;
+    struct Never {
+        started: Arc<Notify>,
+    }
+    impl Handler for Never {
+        async fn start(&mut self, _batch: &[Message]) -> Finish {
+            self.started.notify_one();
+            Box::pin(std::future::pending())
+        }
+    }
+    let started = Arc::new(Notify::new());
+    let (trigger, stop) = shutdown::channel();
+    let task = tokio::spawn(connection.serve(
+        Never {
+            started: Arc::clone(&started),
+        },
+        worker,
+        stop.wait(),
+    ));
+    tokio::time::timeout(Duration::from_secs(10), started.notified())
+        .await
+        .expect("a batch started");
+    trigger.trigger();
+    tokio::time::timeout(Duration::from_secs(20), task)
+        .await
+        .expect("the loop returns once the grace has passed")
+        .expect("the loop's task ends without panicking");
+    let info = consumer_info(&js, &subjects.raw_stream(), "worker-test")
+        .await
+        .expect("consumer info");
+    assert_eq!(info.ack_floor.stream_sequence, 0, "nothing acked");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -640,7 +640,7 @@ impl Settler {
         }
         match decision {
             Decision::Ack => {
-                if let Err(e) = message.ack().await {
+                if let Err(e) = reply(message, AckKind::Ack).await {
                     warn!(stage, event_id, outcome = "ack_failed", error = %e, "ack not sent, the message will be redelivered");
                     return;
                 }
@@ -650,7 +650,7 @@ impl Settler {
             Decision::Retry { delay, reason } => {
                 let delay = retry_delay(delay, deliveries);
                 warn!(stage, event_id, outcome = "retry", deliveries, delay_ms = delay.as_millis() as u64, reason = %reason, "transient failure, redelivering later");
-                if let Err(e) = message.ack_with(AckKind::Nak(Some(delay))).await {
+                if let Err(e) = reply(message, AckKind::Nak(Some(delay))).await {
                     warn!(stage, event_id, error = %e, "nak not sent, the message will be redelivered after ack wait");
                 }
                 metrics::counter!("newswire_messages_total", "stage" => stage, "outcome" => "retry")
@@ -663,7 +663,7 @@ impl Settler {
                 {
                     Ok(()) => {
                         error!(stage, event_id, outcome = "dead_letter", deliveries, subject = %message.subject, reason = %reason, "message dead-lettered and terminated");
-                        if let Err(e) = message.ack_with(AckKind::Term).await {
+                        if let Err(e) = reply(message, AckKind::Term).await {
                             warn!(stage, event_id, error = %e, "term not sent, the message will be redelivered and dead-lettered again");
                         }
                         metrics::counter!("newswire_messages_total", "stage" => stage, "outcome" => "dead_letter")
@@ -671,9 +671,7 @@ impl Settler {
                     }
                     Err(e) => {
                         error!(stage, event_id, outcome = "retry", reason = %reason, error = %e, "dead-letter stream unavailable, redelivering later");
-                        let _ = message
-                            .ack_with(AckKind::Nak(Some(Duration::from_secs(5))))
-                            .await;
+                        let _ = reply(message, AckKind::Nak(Some(Duration::from_secs(5)))).await;
                         metrics::counter!("newswire_messages_total", "stage" => stage, "outcome" => "retry")
                             .increment(1);
                     }
@@ -705,6 +703,16 @@ impl Settler {
                 dlq_headers::SEQUENCE,
                 info.stream_sequence.to_string().as_str(),
             );
+            // A message dead-lettered again (redelivered before its term reached the server,
+            // or its term lost) is dropped by the dead-letter stream's duplicate window.
+            headers.insert(
+                async_nats::header::NATS_MESSAGE_ID,
+                format!(
+                    "dlq-{}-{}-{}",
+                    self.stage, info.stream, info.stream_sequence
+                )
+                .as_str(),
+            );
         }
         let mut payload: Bytes = message.payload.clone();
         // Leave room for the headers: a dead letter must always fit.
@@ -718,6 +726,24 @@ impl Settler {
             .await?
             .await?;
         Ok(())
+    }
+}
+
+/// How long sending an ack, nak or term may wait. The send only queues the reply for the
+/// client's connection; while the client reconnects its queue is not read, and a stage
+/// settling a backlog would fill it and then wait for as long as the broker is away. The
+/// message is redelivered after its ack wait instead.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Sends `kind` for `message`, within [`REPLY_TIMEOUT`].
+async fn reply(message: &jetstream::Message, kind: AckKind) -> Result<(), async_nats::Error> {
+    match tokio::time::timeout(REPLY_TIMEOUT, message.ack_with(kind)).await {
+        Ok(sent) => sent,
+        Err(_) => Err(format!(
+            "not queued within {} s: the connection is down",
+            REPLY_TIMEOUT.as_secs()
+        )
+        .into()),
     }
 }
 

@@ -119,9 +119,12 @@ pub const MAX_LINGER: Duration = Duration::from_secs(1);
 type Started = (Vec<Message>, Vec<Outcome>, std::time::Instant);
 
 /// Runs until `shutdown` resolves. Batches already started when it resolves are finished and
-/// settled; messages pulled but not yet started are left unacked and the server redelivers
-/// them. Batches are settled in the order they were started. After a reconnect the pull
-/// requests are issued again: the server that held them may have restarted and forgotten them.
+/// settled within `grace` (the consumer's ack wait: after it the server redelivers their
+/// messages anyway); messages pulled but not yet started, or in a batch being started, are
+/// left unacked and the server redelivers them. Batches are settled in the order they were
+/// started. After a reconnect the pull requests are issued again: the server that held them
+/// may have restarted and forgotten them.
+#[allow(clippy::too_many_arguments)]
 pub async fn run<H: Handler>(
     stage: &'static str,
     consumer: PullConsumer,
@@ -129,6 +132,7 @@ pub async fn run<H: Handler>(
     settings: WorkerSettings,
     mut handler: H,
     mut reconnects: Reconnects,
+    grace: Duration,
     shutdown: impl Future<Output = ()> + Send,
 ) {
     let mut shutdown = std::pin::pin!(shutdown.fuse());
@@ -218,7 +222,17 @@ pub async fn run<H: Handler>(
                     .record(batch.len() as f64);
                 // The rest runs as a task of its own: publish acks are taken as they arrive, even
                 // while the next batch is being started (the client holds a bounded number).
-                let finish = tokio::spawn(handler.start(&batch).await);
+                // Starting may wait on the connection (the classifier queues its publishes):
+                // a shutdown meanwhile leaves the batch for redelivery.
+                let finish = tokio::select! {
+                    biased;
+                    finish = handler.start(&batch) => finish,
+                    () = &mut shutdown => {
+                        info!(stage, size = batch.len(), "stopped while starting a batch, left for redelivery");
+                        break 'connect;
+                    }
+                };
+                let finish = tokio::spawn(finish);
                 let next = spare
                     .pop()
                     .unwrap_or_else(|| Vec::with_capacity(settings.max_batch));
@@ -251,8 +265,17 @@ pub async fn run<H: Handler>(
         }
     }
     info!(stage, in_flight = in_flight.len(), "stopped pulling");
-    while let Some(done) = in_flight.next().await {
-        settle(stage, &settler, done).await;
+    let drain = async {
+        while let Some(done) = in_flight.next().await {
+            settle(stage, &settler, done).await;
+        }
+    };
+    if tokio::time::timeout(grace, drain).await.is_err() {
+        warn!(
+            stage,
+            grace_secs = grace.as_secs(),
+            "batches in flight not settled within the grace period, left for redelivery"
+        );
     }
 }
 
@@ -335,6 +358,8 @@ pub struct StageConnection {
     consumer: PullConsumer,
     reconnects: Reconnects,
     max_deliver: i64,
+    /// The consumer's ack wait, and so the grace a stopping stage gives its batches in flight.
+    ack_wait: Duration,
     stream: String,
     durable: String,
     monitors: Option<Monitors>,
@@ -433,6 +458,7 @@ impl StageConnection {
             consumer,
             reconnects,
             max_deliver: from.options.max_deliver,
+            ack_wait: from.options.ack_wait,
             stream,
             durable: from.options.durable.clone(),
             monitors: None,
@@ -555,6 +581,7 @@ impl StageConnection {
             settings,
             handler,
             self.reconnects,
+            self.ack_wait,
             shutdown,
         )
         .await;

@@ -119,15 +119,22 @@ fn store_ready(store: Arc<Mutex<Box<dyn Store>>>) -> newswire_shared::ops::Ready
         let store = Arc::clone(&store);
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
-                store
-                    .lock()
-                    .map_err(|_| "store poisoned by an earlier panic".to_owned())?
-                    .ready()
-                    .map_err(|e| format!("store: {e}"))
+                lock(&store).ready().map_err(|e| format!("store: {e}"))
             })
             .await
             .map_err(|e| format!("store check failed: {e}"))?
         })
+    })
+}
+
+/// The store, even after a panic while another thread held it. A panic in a write (a defect
+/// met by one batch) unwinds through its transaction, which rolls back: the store is as it was
+/// before that batch. Refusing it from then on would dead-letter every later event; the batch
+/// that panicked is redelivered instead, and dead-lettered alone after `max_deliver` tries.
+fn lock(store: &Mutex<Box<dyn Store>>) -> std::sync::MutexGuard<'_, Box<dyn Store>> {
+    store.lock().unwrap_or_else(|poisoned| {
+        store.clear_poison();
+        poisoned.into_inner()
     })
 }
 
@@ -154,12 +161,7 @@ struct Written {
 /// workers.
 fn write_events(store: &Mutex<Box<dyn Store>>, events: &[Encoded]) -> Written {
     let id = |k: usize| Some(events[k].event.event_id.clone());
-    let write = |events: &[Encoded]| match store.lock() {
-        Ok(mut store) => store.store_encoded(events),
-        Err(_) => Err(StoreError::Permanent(
-            "store poisoned by an earlier panic".into(),
-        )),
-    };
+    let write = |events: &[Encoded]| lock(store).store_encoded(events);
     match write(events) {
         Ok(report) => Written {
             outcomes: (0..events.len())
@@ -359,6 +361,64 @@ fn record_stored(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A store that panics in its first write, then writes into SQLite.
+    struct PanicsOnce {
+        inner: crate::SqliteStore,
+        panicked: bool,
+    }
+
+    impl Store for PanicsOnce {
+        fn store_encoded(&mut self, events: &[Encoded]) -> Result<crate::StoreReport, StoreError> {
+            if !self.panicked {
+                self.panicked = true;
+                panic!("a defect met by one batch");
+            }
+            self.inner.store_encoded(events)
+        }
+        fn query(
+            &self,
+            filter: &store::Filter,
+        ) -> Result<Vec<newswire_shared::TaggedEvent>, StoreError> {
+            self.inner.query(filter)
+        }
+        fn count(&self, article_id: Option<&str>) -> Result<usize, StoreError> {
+            self.inner.count(article_id)
+        }
+        fn ready(&mut self) -> Result<(), StoreError> {
+            self.inner.ready()
+        }
+    }
+
+    /// A panic in one batch's write leaves the store usable for the batches after it (they
+    /// were all dead-lettered once the lock was poisoned).
+    #[test]
+    fn a_panic_in_one_write_does_not_refuse_the_writes_after_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let inner = crate::SqliteStore::open(dir.path().join("events.db")).expect("opens");
+        let store: Mutex<Box<dyn Store>> = Mutex::new(Box::new(PanicsOnce {
+            inner,
+            panicked: false,
+        }));
+        let batch: Vec<Encoded> = (0..3)
+            .map(|i| Encoded::new(crate::conformance::event("a1", i, &[("UKR", "UKR")], None)))
+            .collect();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            write_events(&store, &batch)
+        }));
+        assert!(panicked.is_err(), "the first write panics");
+        let written = write_events(&store, &batch);
+        assert_eq!(written.stored, vec![0, 1, 2]);
+        assert!(
+            written
+                .outcomes
+                .iter()
+                .all(|o| matches!(o.decision, newswire_shared::nats::Decision::Ack)),
+            "every event acked"
+        );
+        assert_eq!(lock(&store).count(None).expect("counts"), 3);
+        assert!(lock(&store).ready().is_ok());
+    }
 
     #[test]
     fn a_batch_lingers_only_for_events_made_long_ago() {

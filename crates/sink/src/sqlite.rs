@@ -350,6 +350,11 @@ impl SqliteStore {
         // enough to set the p99 (docs/benchmarks.md, change 37).
         conn.pragma_update(None, "wal_autocheckpoint", WAL_PAGES)
             .map_err(classify)?;
+        // Opened by a reader (`newswire query`) or a replica of a database already up to date:
+        // nothing to write, so no write lock to wait for.
+        if Self::schema_version(&conn)? == MIGRATIONS.len() as i64 {
+            return Ok(conn);
+        }
         // IMMEDIATE: the write lock from the start, waited for under the busy timeout. A deferred
         // transaction reads first and then fails at once (SQLITE_BUSY without waiting) when a
         // replica opening the same file at the same moment commits in between.
@@ -383,6 +388,26 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
+    /// The last migration applied, 0 for a new file; read without a transaction of its own.
+    fn schema_version(conn: &Connection) -> Result<i64, StoreError> {
+        let tracked: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(classify)?;
+        if !tracked {
+            return Ok(0);
+        }
+        conn.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(classify)
+    }
+
     /// Puts the database in WAL mode. Turning a new file's journal to WAL takes an exclusive
     /// lock for which SQLite does not call the busy handler: a replica that does so while
     /// another opens the same file fails at once with SQLITE_BUSY. So this waits the busy
@@ -682,6 +707,25 @@ mod tests {
             };
             assert_eq!(store.query(&filter).expect("queries").len(), REPLICAS * 200);
         }
+    }
+
+    /// `newswire query` (or another replica) opens a database that is up to date while the
+    /// sink holds its write lock: it reads without waiting for the lock.
+    #[test]
+    fn an_up_to_date_database_opens_while_another_connection_holds_the_write_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("events.db");
+        let mut writer = SqliteStore::open(&path).expect("opens");
+        writer
+            .store(&[conformance::event("a1", 0, &[("UKR", "UKR")], None)])
+            .expect("stores");
+        let holder = Connection::open(&path).expect("second connection");
+        holder
+            .execute_batch("BEGIN IMMEDIATE")
+            .expect("takes the write lock");
+        let reader = SqliteStore::open(&path).expect("opens without the write lock");
+        assert_eq!(reader.count(None).expect("counts"), 1);
+        holder.execute_batch("ROLLBACK").expect("lets go");
     }
 
     #[test]
