@@ -412,6 +412,8 @@ struct FeedSite {
     version: u32,
     requests: u32,
     not_modified: u32,
+    /// Requests for pages still to be answered 503 Service Unavailable.
+    page_failures: u32,
 }
 
 fn rss(site: &FeedSite, base: &str) -> String {
@@ -461,12 +463,22 @@ async fn serve_feeds(site: Arc<Mutex<FeedSite>>) -> String {
         )
         .route(
             "/story/{id}",
-            axum::routing::get(|axum::extract::Path(id): axum::extract::Path<String>| async move {
+            axum::routing::get(move |axum::extract::Path(id): axum::extract::Path<String>| {
+                let site = site.clone();
+                async move {
+                {
+                    let mut site = site.lock().expect("lock");
+                    if site.page_failures > 0 {
+                        site.page_failures -= 1;
+                        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+                    }
+                }
                 let body = format!(
                     "<html><body><article><h1>Story {id}</h1><p>Japan pledged humanitarian aid to Ukraine on Thursday.</p>\
                      <p>The page of story {id} has the full text.</p></article></body></html>"
                 );
-                ([(header::CONTENT_TYPE, "text/html")], body)
+                ([(header::CONTENT_TYPE, "text/html")], body).into_response()
+                }
             }),
         );
     tokio::spawn(async move {
@@ -546,6 +558,74 @@ async fn feeds_publish_new_items_once_with_conditional_requests_shared_by_replic
     );
     assert!(raw_events(&js, &args).await.len() > after_first);
     assert_eq!(site.lock().expect("lock").requests, 4);
+}
+
+#[tokio::test]
+async fn a_feed_item_whose_page_is_down_waits_for_it_then_falls_back_to_its_summary() {
+    let nats = TestNats::start().await;
+    let args = nats.args();
+    let js = nats.jetstream().await;
+    let site = Arc::new(Mutex::new(FeedSite {
+        items: vec![(
+            "d4".into(),
+            "Tokyo pledges aid".into(),
+            "Japan pledges aid.".into(),
+        )],
+        version: 1,
+        page_failures: 1,
+        ..FeedSite::default()
+    }));
+    let base = serve_feeds(site.clone()).await;
+    let url = format!("{base}/feed.xml");
+    let (ingestor, seen) = ingestor(&args, &js).await;
+    let mut config = FeedConfig::new(vec![url.clone()]);
+    config.timeout = Duration::from_secs(5);
+    let poller = FeedPoller::new(config, ingestor, seen).expect("poller");
+
+    // The page answers 503: the item waits, unrecorded, and the feed is not taken as read.
+    let first = poller.poll(&url).await.expect("polls");
+    assert_eq!((first.published, first.deferred), (0, 1));
+    assert!(raw_events(&js, &args).await.is_empty());
+    // The next poll fetches the feed whole again and publishes the item from its page.
+    let second = poller.poll(&url).await.expect("polls");
+    assert!(!second.not_modified);
+    assert_eq!((second.published, second.deferred), (1, 0));
+    assert!(
+        raw_events(&js, &args)
+            .await
+            .iter()
+            .any(|e| e.text.starts_with("Japan pledged humanitarian aid"))
+    );
+
+    // A page that stays down: the item waits three polls, then goes out with its own text.
+    {
+        let mut site = site.lock().expect("lock");
+        site.items.push((
+            "e55".into(),
+            "Kyiv thanks".into(),
+            "Ukraine thanked Japan.".into(),
+        ));
+        site.version = 2;
+        site.page_failures = 100;
+    }
+    for poll in 1..=3 {
+        let report = poller.poll(&url).await.expect("polls");
+        assert_eq!(
+            (report.not_modified, report.published, report.deferred),
+            (false, 0, 1),
+            "poll {poll}"
+        );
+    }
+    let last = poller.poll(&url).await.expect("polls");
+    assert_eq!((last.published, last.deferred), (1, 0));
+    assert!(
+        raw_events(&js, &args)
+            .await
+            .iter()
+            .any(|e| e.text == "Ukraine thanked Japan.")
+    );
+    // Recorded now, the feed's validators with it: unchanged, it answers 304.
+    assert!(poller.poll(&url).await.expect("polls").not_modified);
 }
 
 #[tokio::test]

@@ -73,7 +73,14 @@ pub struct PollReport {
     /// looked up in the `SEEN` bucket again.
     pub remembered: usize,
     pub rejected: usize,
+    /// Items whose linked page could not be fetched for now (a timeout, a 5xx): neither
+    /// published nor recorded, and tried again at the next poll.
+    pub deferred: usize,
 }
+
+/// Polls in a row an item may be deferred because its linked page could not be fetched
+/// (timeouts, 5xx, 429): after that it is published from its own text.
+const PAGE_ATTEMPTS: u32 = 3;
 
 /// Polls feeds until `shutdown`.
 #[derive(Debug, Clone)]
@@ -86,6 +93,9 @@ pub struct FeedPoller {
     /// its items (a server without validators, a local file) is not asked about each of them
     /// again at every poll. Holds one poll's items per feed, so it stays as small as the feeds.
     known: Arc<Mutex<HashMap<String, HashSet<String>>>>,
+    /// Per item (by key), the polls in a row whose fetch of its linked page failed for now.
+    /// Holds only items deferred and not yet published.
+    page_failures: Arc<Mutex<HashMap<String, u32>>>,
 }
 
 impl FeedPoller {
@@ -97,6 +107,7 @@ impl FeedPoller {
             seen,
             http,
             known: Arc::default(),
+            page_failures: Arc::default(),
         })
     }
 
@@ -174,10 +185,23 @@ impl FeedPoller {
                 known_now.insert(key);
                 continue;
             }
-            let note = match self.publish_entry(&feed, entry).await {
-                Ok(note) => {
+            let failures = self.page_failures_of(&key);
+            let note = match self
+                .publish_entry(&feed, entry, failures < PAGE_ATTEMPTS)
+                .await
+            {
+                Ok(Published::Note(note)) => {
                     report.published += 1;
                     note
+                }
+                Ok(Published::Deferred(reason)) => {
+                    report.deferred += 1;
+                    self.page_failures
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(key, failures + 1);
+                    warn!(stage = "producer", input = "feed", feed = %url, item = %entry.id, outcome = "deferred", attempt = failures + 1, reason = %reason, "feed item's page not fetched; trying again at the next poll");
+                    continue;
                 }
                 Err(ProducerError::Input(e)) => {
                     report.rejected += 1;
@@ -188,17 +212,25 @@ impl FeedPoller {
                 Err(e) => return Err(e),
             };
             self.seen.put(&key, note.to_string()).await?;
+            if failures > 0 {
+                self.page_failures
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&key);
+            }
             known_now.insert(key);
         }
         self.known
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(feed_key, known_now);
-        if let Some(fresh) = fresh {
+        // With an item deferred, the old validators stay: the next poll fetches the feed whole
+        // again (not a 304) and so meets the item again.
+        if let Some(fresh) = fresh.filter(|_| report.deferred == 0) {
             let value = serde_json::to_vec(&fresh).unwrap_or_default();
             self.seen.put(&state_key, value).await?;
         }
-        info!(stage = "producer", input = "feed", feed = %url, items = report.items, published = report.published, seen = report.already_seen, rejected = report.rejected, "feed polled");
+        info!(stage = "producer", input = "feed", feed = %url, items = report.items, published = report.published, seen = report.already_seen, rejected = report.rejected, deferred = report.deferred, "feed polled");
         Ok(report)
     }
 
@@ -254,12 +286,24 @@ impl FeedPoller {
         Ok(Some((bytes, Some(fresh))))
     }
 
-    /// Publishes one item; returns the note recorded for it.
+    /// The polls in a row in which the item `key`'s page could not be fetched.
+    fn page_failures_of(&self, key: &str) -> u32 {
+        self.page_failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Publishes one item; returns the note recorded for it. When its linked page cannot be
+    /// fetched for now and `may_defer`, publishes nothing and says why.
     async fn publish_entry(
         &self,
         feed: &Feed,
         entry: &Entry,
-    ) -> Result<serde_json::Value, ProducerError> {
+        may_defer: bool,
+    ) -> Result<Published, ProducerError> {
         let link = entry.links.first().map(|l| l.href.clone());
         let defaults = ArticleMeta {
             title: entry.title.as_ref().map(|t| t.content.trim().to_owned()),
@@ -288,7 +332,16 @@ impl FeedPoller {
         };
         let page = match (&link, self.config.fetch_pages) {
             (Some(link), true) if readable_len(&text) < SHORT_ITEM_BYTES && is_http(link) => {
-                self.fetch_page(link).await
+                match self.fetch_page(link).await {
+                    Page::Fetched(page) => Some(page),
+                    Page::Unavailable(reason) if may_defer => {
+                        return Ok(Published::Deferred(reason));
+                    }
+                    Page::Unavailable(reason) | Page::Refused(reason) => {
+                        debug!(page = %link, reason = %reason, "page not fetched; publishing the item's text");
+                        None
+                    }
+                }
             }
             _ => None,
         };
@@ -318,28 +371,52 @@ impl FeedPoller {
         for r in &receipts {
             info!(stage = "producer", input = "feed", item = %entry.id, article_id = %r.article_id, events = r.published + r.duplicates, duplicates = r.duplicates, outcome = "published", "feed item published");
         }
-        Ok(serde_json::json!({
+        Ok(Published::Note(serde_json::json!({
             "article_ids": receipts.iter().map(|r| r.article_id.as_str()).collect::<Vec<_>>(),
-        }))
+        })))
     }
 
-    /// The linked page, or `None` (the item's own text is used) when it cannot be had.
-    async fn fetch_page(&self, link: &str) -> Option<Vec<u8>> {
+    /// The linked page of an item.
+    async fn fetch_page(&self, link: &str) -> Page {
         let response = match self.http.get(link).send().await {
             Ok(r) if r.status().is_success() => r,
             Ok(r) => {
-                debug!(page = %link, status = %r.status(), "page not fetched");
-                return None;
+                let status = r.status();
+                let reason = format!("the page answered {status}");
+                return if status.is_server_error()
+                    || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+                    || status == reqwest::StatusCode::REQUEST_TIMEOUT
+                {
+                    Page::Unavailable(reason)
+                } else {
+                    Page::Refused(reason)
+                };
             }
-            Err(e) => {
-                debug!(page = %link, error = %e, "page not fetched");
-                return None;
-            }
+            Err(e) => return Page::Unavailable(format!("the page could not be fetched: {e}")),
         };
-        read_body(response, self.ingestor.limits().max_article_bytes)
-            .await
-            .ok()
+        match read_body(response, self.ingestor.limits().max_article_bytes).await {
+            Ok(page) => Page::Fetched(page),
+            Err(BodyError::TooLarge(reason)) => Page::Refused(reason),
+            Err(BodyError::Read(reason)) => Page::Unavailable(reason),
+        }
     }
+}
+
+/// What publishing a feed item came to.
+enum Published {
+    /// Published; the note recorded for it.
+    Note(serde_json::Value),
+    /// Not published, for this reason: its linked page could not be fetched for now.
+    Deferred(String),
+}
+
+/// What fetching an item's linked page came to.
+enum Page {
+    Fetched(Vec<u8>),
+    /// Not now (a timeout, a broken connection, a 5xx, 429): worth another try.
+    Unavailable(String),
+    /// Never (a 404, a page over the size limit): the item's own text is used.
+    Refused(String),
 }
 
 /// The HTTP client of feeds and pages (and of `newswire bench`, reading the stages' metrics):
@@ -357,11 +434,24 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client, ProducerError> 
 }
 
 /// Reads a response body up to `max` bytes; a longer body is an error, not a truncation.
-async fn read_body(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
+/// Why a body was not read whole.
+#[derive(Debug, thiserror::Error)]
+enum BodyError {
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    Read(String),
+}
+
+async fn read_body(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, BodyError> {
     let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| BodyError::Read(e.to_string()))?
+    {
         if bytes.len() + chunk.len() > max {
-            return Err(format!("body larger than {max} bytes"));
+            return Err(BodyError::TooLarge(format!("body larger than {max} bytes")));
         }
         bytes.extend_from_slice(&chunk);
     }

@@ -87,7 +87,7 @@ pub async fn watch(
         .watch(&dir, RecursiveMode::NonRecursive)
         .map_err(|e| watch_error(&dir, &e))?;
     info!(stage = "producer", input = "inbox", dir = %dir.display(), "watching inbox");
-    let stop = shutdown.wait();
+    let stop = shutdown.clone().wait();
     tokio::pin!(stop);
     let mut next_scan = tokio::time::Instant::now();
     loop {
@@ -99,7 +99,7 @@ pub async fn watch(
                 next_scan = next_scan.min(tokio::time::Instant::now() + Duration::from_millis(50));
             }
             () = tokio::time::sleep_until(next_scan) => {
-                let retry_in = inbox.scan().await;
+                let retry_in = inbox.scan(&shutdown).await;
                 next_scan = tokio::time::Instant::now() + retry_in.unwrap_or(inbox.config.rescan);
             }
         }
@@ -156,9 +156,10 @@ impl Inbox {
         })
     }
 
-    /// Takes every settled file, oldest first. Returns when to look again if some file was
-    /// still changing or could not be published (NATS down), `None` when the inbox is empty.
-    pub async fn scan(&self) -> Option<Duration> {
+    /// Takes every settled file, oldest first, until `stop` is triggered (the file in hand is
+    /// finished). Returns when to look again if some file was still changing or could not be
+    /// published (NATS down), `None` when the inbox is empty.
+    pub async fn scan(&self, stop: &Shutdown) -> Option<Duration> {
         let mut files = match self.candidates() {
             Ok(files) => files,
             Err(e) => {
@@ -170,6 +171,9 @@ impl Inbox {
         let mut retry: Option<Duration> = None;
         let now = SystemTime::now();
         for (modified, path) in files {
+            if stop.is_triggered() {
+                return None;
+            }
             let age = now.duration_since(modified).unwrap_or_default();
             if age < self.config.settle {
                 let wait = self.config.settle - age + Duration::from_millis(10);
@@ -217,8 +221,12 @@ impl Inbox {
             .unwrap_or_default()
             .to_owned();
         let max = self.ingestor.limits().max_article_bytes;
-        let bytes = match std::fs::File::open(path).and_then(|file| read_limited(file, max)) {
-            Ok(bytes) => bytes,
+        let read = std::fs::File::open(path).and_then(|file| {
+            let identity = Identity::of(&file.metadata()?);
+            Ok((identity, read_limited(file, max)?))
+        });
+        let (identity, bytes) = match read {
+            Ok(read) => read,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(FileOutcome::AlreadyPublished); // taken by another replica
             }
@@ -231,7 +239,7 @@ impl Inbox {
         };
         let key = format!("inbox.{}", digest(&bytes));
         if self.seen.contains(&key).await? {
-            self.move_to(path, &self.done)?;
+            self.move_read(path, &identity, &self.done)?;
             info!(stage = "producer", input = "inbox", file = %name, outcome = "duplicate", "inbox file published before; moved to done");
             return Ok(FileOutcome::AlreadyPublished);
         }
@@ -249,7 +257,7 @@ impl Inbox {
                 };
                 let note = serde_json::to_vec(&record).unwrap_or_default();
                 self.seen.put(&key, note).await?;
-                self.move_to(path, &self.done)?;
+                self.move_read(path, &identity, &self.done)?;
                 let events = receipts.iter().map(|r| r.published + r.duplicates).sum();
                 for r in &receipts {
                     info!(stage = "producer", input = "inbox", file = %name, article_id = %r.article_id, events = r.published + r.duplicates, duplicates = r.duplicates, outcome = "published", "inbox file published");
@@ -261,15 +269,16 @@ impl Inbox {
             }
             Err(ProducerError::Input(e)) => {
                 let reason = e.to_string();
-                let moved = self.move_to(path, &self.rejected)?;
-                let mut reason_path = moved.into_os_string();
-                reason_path.push(".reason.txt");
-                std::fs::write(&reason_path, format!("{reason}\n")).map_err(|source| {
-                    ProducerError::Io {
-                        path: reason_path.clone().into(),
-                        source,
-                    }
-                })?;
+                if let Some(moved) = self.move_read(path, &identity, &self.rejected)? {
+                    let mut reason_path = moved.into_os_string();
+                    reason_path.push(".reason.txt");
+                    std::fs::write(&reason_path, format!("{reason}\n")).map_err(|source| {
+                        ProducerError::Io {
+                            path: reason_path.clone().into(),
+                            source,
+                        }
+                    })?;
+                }
                 warn!(stage = "producer", input = "inbox", file = %name, outcome = "rejected", reason = %reason, "inbox file rejected");
                 Ok(FileOutcome::Rejected { reason })
             }
@@ -277,21 +286,150 @@ impl Inbox {
         }
     }
 
-    /// Moves `path` into `folder`, keeping its name unless one of that name is already there.
-    fn move_to(&self, path: &Path, folder: &Path) -> Result<PathBuf, ProducerError> {
-        let name = path.file_name().unwrap_or_default();
-        let mut target = folder.join(name);
-        if target.exists() {
-            let stamp = OffsetDateTime::now_utc().unix_timestamp_nanos();
-            let mut renamed = name.to_owned();
-            renamed.push(format!(".{stamp}"));
-            target = folder.join(renamed);
+    /// Moves the file read from `path` into `folder`: `None` when it is no longer there (another
+    /// replica took it) or was written again since it was read, and is then left for the next
+    /// scan to take as a new file.
+    fn move_read(
+        &self,
+        path: &Path,
+        identity: &Identity,
+        folder: &Path,
+    ) -> Result<Option<PathBuf>, ProducerError> {
+        let moved =
+            move_if_unchanged(path, identity, folder).map_err(|source| ProducerError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+        match &moved {
+            Moved::To(target) => {
+                debug!(file = %path.display(), to = %target.display(), "moved");
+            }
+            Moved::Gone => {
+                debug!(file = %path.display(), "moved by another replica");
+            }
+            Moved::Changed => {
+                info!(stage = "producer", input = "inbox", file = %path.display(), "inbox file written again while it was taken: left for the next scan");
+            }
         }
-        std::fs::rename(path, &target).map_err(|source| ProducerError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        debug!(file = %path.display(), to = %target.display(), "moved");
-        Ok(target)
+        Ok(match moved {
+            Moved::To(target) => Some(target),
+            Moved::Gone | Moved::Changed => None,
+        })
+    }
+}
+
+/// What tells the file a path names from another written under the same name since (in place
+/// or by a rename over it).
+#[derive(Debug, PartialEq, Eq)]
+struct Identity {
+    len: u64,
+    modified: Option<SystemTime>,
+    #[cfg(unix)]
+    inode: (u64, u64),
+}
+
+impl Identity {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        #[cfg(unix)]
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            #[cfg(unix)]
+            inode: (meta.dev(), meta.ino()),
+        }
+    }
+}
+
+/// Where [`move_if_unchanged`] left a file.
+#[derive(Debug)]
+enum Moved {
+    To(PathBuf),
+    /// Not there any more.
+    Gone,
+    /// Another file, or the same one written again, is at the path now: left there.
+    Changed,
+}
+
+/// Moves the file at `path` into `folder` (keeping its name unless one of that name is there
+/// already) if it is still the file `identity` describes. A writer reusing a name (an exporter
+/// writing `latest.txt` again) can replace it while it is being published: moving whatever is
+/// at the path then would set aside content never published. What is left is the instant
+/// between the check and the rename.
+fn move_if_unchanged(path: &Path, identity: &Identity, folder: &Path) -> std::io::Result<Moved> {
+    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+    match std::fs::metadata(path) {
+        Ok(meta) if Identity::of(&meta) != *identity => return Ok(Moved::Changed),
+        Ok(_) => {}
+        Err(e) if gone(&e) => return Ok(Moved::Gone),
+        Err(e) => return Err(e),
+    }
+    let name = path.file_name().unwrap_or_default();
+    let mut target = folder.join(name);
+    if target.exists() {
+        let stamp = OffsetDateTime::now_utc().unix_timestamp_nanos();
+        let mut renamed = name.to_owned();
+        renamed.push(format!(".{stamp}"));
+        target = folder.join(renamed);
+    }
+    match std::fs::rename(path, &target) {
+        Ok(()) => Ok(Moved::To(target)),
+        Err(e) if gone(&e) => Ok(Moved::Gone),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(path: &Path) -> Identity {
+        Identity::of(&std::fs::metadata(path).expect("metadata"))
+    }
+
+    #[test]
+    fn a_file_is_moved_only_while_it_is_the_one_that_was_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let done = dir.path().join("done");
+        std::fs::create_dir(&done).expect("done folder");
+        let path = dir.path().join("latest.txt");
+
+        // Unchanged: moved.
+        std::fs::write(&path, "first edition").expect("writes");
+        let read = identity(&path);
+        let moved = move_if_unchanged(&path, &read, &done).expect("moves");
+        assert!(matches!(moved, Moved::To(ref to) if to == &done.join("latest.txt")));
+        assert!(!path.exists());
+
+        // Written again in place since it was read: left.
+        std::fs::write(&path, "second edition").expect("writes");
+        let read = identity(&path);
+        std::fs::write(&path, "third edition, longer").expect("writes again");
+        assert!(matches!(
+            move_if_unchanged(&path, &read, &done).expect("checks"),
+            Moved::Changed
+        ));
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("still there"),
+            "third edition, longer"
+        );
+
+        // Replaced by a rename over it, same length: another file, left.
+        let read = identity(&path);
+        let staged = dir.path().join(".latest.txt.tmp");
+        std::fs::write(&staged, "fourth edition, longer").expect("writes");
+        std::fs::rename(&staged, &path).expect("renames over");
+        assert!(matches!(
+            move_if_unchanged(&path, &read, &done).expect("checks"),
+            Moved::Changed
+        ));
+
+        // Taken by another replica: gone, no error.
+        let read = identity(&path);
+        std::fs::remove_file(&path).expect("removes");
+        assert!(matches!(
+            move_if_unchanged(&path, &read, &done).expect("checks"),
+            Moved::Gone
+        ));
     }
 }

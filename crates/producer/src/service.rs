@@ -98,14 +98,13 @@ pub async fn run(
         Publisher::new(js.clone(), subjects.clone(), &config.nats.stream_settings()).await?;
     let ingestor = Ingestor::new(publisher, config.limits);
     let seen = if config.inbox.is_some() || config.feeds.is_some() {
+        // As patient as the streams' set-up: a cluster may still be electing leaders.
+        let bucket = subjects.seen_bucket();
+        let replicas = usize::from(config.nats.replicas);
+        let open = || Seen::open(&js, &bucket, replicas, config.seen_retention);
         Some(
-            Seen::open(
-                &js,
-                &subjects.seen_bucket(),
-                usize::from(config.nats.replicas),
-                config.seen_retention,
-            )
-            .await?,
+            newswire_shared::nats::with_setup_patience(STAGE, |_: &ProducerError| true, open)
+                .await?,
         )
     } else {
         None

@@ -526,19 +526,38 @@ pub async fn setup_streams(
     .await
 }
 
-async fn patiently<T, F, Fut>(stage: &str, mut attempt: F) -> Result<T, NatsError>
+async fn patiently<T, F, Fut>(stage: &str, attempt: F) -> Result<T, NatsError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, NatsError>>,
+{
+    with_setup_patience(
+        stage,
+        |e| matches!(e, NatsError::Stream { .. } | NatsError::Consumer { .. }),
+        attempt,
+    )
+    .await
+}
+
+/// Runs `attempt` until it succeeds, fails with an error `retryable` does not accept, or a
+/// minute has passed, with back-off: for set-up at start-up that a server still starting, or a
+/// cluster still electing its leaders, cannot answer yet.
+pub async fn with_setup_patience<T, E, F, Fut>(
+    stage: &str,
+    retryable: impl Fn(&E) -> bool,
+    mut attempt: F,
+) -> Result<T, E>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
 {
     let deadline = tokio::time::Instant::now() + SETUP_PATIENCE;
     let mut delay = Duration::from_millis(250);
     loop {
         match attempt().await {
             Ok(value) => return Ok(value),
-            Err(e @ (NatsError::Stream { .. } | NatsError::Consumer { .. }))
-                if tokio::time::Instant::now() + delay < deadline =>
-            {
+            Err(e) if retryable(&e) && tokio::time::Instant::now() + delay < deadline => {
                 warn!(stage, error = %e, retry_ms = delay.as_millis() as u64, "JetStream not ready, retrying set-up");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));

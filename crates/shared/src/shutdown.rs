@@ -62,6 +62,11 @@ impl Trigger {
 }
 
 impl Shutdown {
+    /// Whether the trigger has fired (or been dropped), for loops that check between steps.
+    pub fn is_triggered(&self) -> bool {
+        *self.0.borrow() || self.0.has_changed().is_err()
+    }
+
     /// Resolves once the trigger fires (or is dropped).
     pub async fn wait(mut self) {
         let _ = self.0.wait_for(|stop| *stop).await;

@@ -181,7 +181,22 @@ async fn a_second_signal_exits_at_once_and_the_interrupted_event_is_not_lost() {
     .expect("publishes")
     .await
     .expect("acked");
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The sink holds the event (delivered, not acked), and a moment later has started its
+    // batch, which waits on the lock.
+    wait_for(
+        "the event delivered to the sink",
+        Duration::from_secs(20),
+        || {
+            let js = js.clone();
+            let stream = subjects.tagged_stream();
+            async move {
+                let info = consumer_info(&js, &stream, "sink").await?;
+                (info.num_ack_pending == 1).then_some(())
+            }
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
 
     // First signal: orderly shutdown waits for the blocked batch. Second: exit now.
     sigterm(&sink);
