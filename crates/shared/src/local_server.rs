@@ -19,6 +19,9 @@ pub struct NatsServerProcess {
     binary: PathBuf,
     extra_args: Vec<String>,
     login: Option<Login>,
+    /// The server's name (`--server_name`): readiness is checked against it, so that a server
+    /// another process started on the same port meanwhile is not taken for this one.
+    name: String,
 }
 
 /// A user and password; `Debug` leaves the password out.
@@ -148,14 +151,27 @@ impl NatsServerProcess {
         extra_args: &[String],
     ) -> Result<Self, LocalServerError> {
         let binary = find_binary().ok_or(LocalServerError::NotFound)?;
+        let mut extra_args = extra_args.to_vec();
+        let given = extra_args
+            .iter()
+            .position(|a| a == "--server_name" || a == "-n")
+            .and_then(|at| extra_args.get(at + 1).cloned());
+        let name = given.unwrap_or_else(|| {
+            static STARTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let name = format!("newswire-{}-{port}-{n}", std::process::id());
+            extra_args.extend(["--server_name".to_owned(), name.clone()]);
+            name
+        });
         let mut server = Self {
             child: None,
             host: host.to_owned(),
             port,
             store_dir: store_dir.to_owned(),
             binary,
-            extra_args: extra_args.to_vec(),
+            extra_args,
             login: None,
+            name,
         };
         server.spawn_process()?;
         Ok(server)
@@ -275,7 +291,8 @@ impl NatsServerProcess {
         else {
             return false;
         };
-        jetstream_ready(&client).await
+        // Another test's server may hold the port while this one fails to bind it.
+        client.server_info().server_name == self.name && jetstream_ready(&client).await
     }
 
     /// Stops the server gracefully (nats-server's own `--signal quit`), killing it if it
