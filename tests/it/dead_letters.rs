@@ -317,3 +317,76 @@ async fn a_message_dead_lettered_again_is_kept_once() {
         .expect("dead-letter stream");
     assert_eq!(dlq.info().await.expect("info").state.messages, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_not_written_at_the_last_delivery_is_written_at_the_next() {
+    // The stage gives up on a message at its `max_deliver`-th delivery, but the dead-letter
+    // stream is away: the message is nak'ed. The server delivers it again (it allows a few
+    // deliveries beyond the stage's limit for this), and the dead letter is written then.
+    use newswire_shared::nats::{
+        ConsumerSettings, Decision, Settler, StreamKind, setup_consumer, setup_streams,
+    };
+    let nats = TestNats::start().await;
+    let args = nats.args();
+    let subjects = args.subjects().expect("prefix");
+    let js = nats.jetstream().await;
+    let mut settings = ConsumerSettings::new("last", subjects.raw_all());
+    settings.max_deliver = 1;
+    let consumer = setup_consumer(
+        &js,
+        &subjects,
+        &[StreamKind::Raw, StreamKind::DeadLetter],
+        &args.stream_settings(),
+        &subjects.raw_stream(),
+        &settings,
+        "test",
+    )
+    .await
+    .expect("consumer");
+    js.publish(subjects.raw(Some("fuzz")), b"unlucky".to_vec().into())
+        .await
+        .expect("publishes")
+        .await
+        .expect("acked");
+    let settler = Settler::new(js.clone(), &subjects, "test", settings.max_deliver);
+    let retry = || Decision::Retry {
+        delay: Duration::from_secs(1),
+        reason: "store unavailable".into(),
+    };
+    let next = || async {
+        let mut messages = consumer
+            .fetch()
+            .max_messages(1)
+            .expires(Duration::from_secs(15))
+            .messages()
+            .await
+            .expect("fetch");
+        messages.next().await.map(|m| m.expect("delivered"))
+    };
+
+    js.delete_stream(subjects.dlq_stream())
+        .await
+        .expect("dead-letter stream deleted");
+    let first = next().await.expect("first delivery");
+    settler.settle(&first, retry(), None).await;
+
+    setup_streams(
+        &js,
+        &subjects,
+        &[StreamKind::DeadLetter],
+        &args.stream_settings(),
+        "test",
+    )
+    .await
+    .expect("dead-letter stream back");
+    let again = next()
+        .await
+        .expect("delivered again after its last allowed delivery failed to dead-letter");
+    assert_eq!(again.info().expect("info").delivered, 2);
+    settler.settle(&again, retry(), None).await;
+    let mut dlq = js
+        .get_stream(subjects.dlq_stream())
+        .await
+        .expect("dead-letter stream");
+    assert_eq!(dlq.info().await.expect("info").state.messages, 1);
+}

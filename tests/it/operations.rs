@@ -163,7 +163,7 @@ async fn changed_consumer_settings_reach_the_server_at_the_next_start() {
         || async {
             let info = consumer_info(&js, &subjects.raw_stream(), "classifier").await?;
             (info.config.ack_wait == Duration::from_secs(7)
-                && info.config.max_deliver == 4
+                && info.config.max_deliver == 4 + newswire_shared::nats::DEAD_LETTER_DELIVERIES
                 && info.config.max_ack_pending == 2048)
                 .then_some(())
         },

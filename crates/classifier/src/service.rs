@@ -64,7 +64,7 @@ pub enum ClassifierError {
 impl ClassifierError {
     /// NATS could not be reached: a deployment problem, not a defect.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Nats(NatsError::Connect { .. }))
+        matches!(self, Self::Nats(e) if e.is_unavailable())
     }
 
     /// Invalid configuration: a bad URL or prefix, invalid dictionaries.

@@ -55,9 +55,14 @@ pub enum ProducerError {
 }
 
 impl ProducerError {
-    /// NATS could not be reached at start-up.
+    /// NATS could not be reached at start-up, or JetStream did not answer its set-up (the
+    /// streams, the `SEEN` bucket) within a minute.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Nats(NatsError::Connect { .. }))
+        match self {
+            Self::Nats(e) => e.is_unavailable(),
+            Self::Seen { .. } => true,
+            _ => false,
+        }
     }
 
     pub fn is_invalid_config(&self) -> bool {

@@ -206,6 +206,18 @@ pub enum NatsError {
     Auth(String),
 }
 
+impl NatsError {
+    /// NATS could not be reached, or JetStream did not answer the set-up within its patience
+    /// (a server still starting, a cluster without leaders): a deployment problem that a
+    /// restart later may get past, not a defect or a configuration to fix (exit 69).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::Connect { .. } | Self::Stream { .. } | Self::Consumer { .. }
+        )
+    }
+}
+
 /// Connects with a connection name (`newswire-<stage>`), reconnecting forever with back-off.
 /// A disconnect is logged once at warn level, the reconnect once at info level.
 pub async fn connect(args: &NatsArgs, stage: &str) -> Result<async_nats::Client, NatsError> {
@@ -411,7 +423,23 @@ pub struct ConsumerSettings {
     pub max_ack_pending: i64,
 }
 
+/// Deliveries the server allows beyond `max_deliver`. The stage dead-letters a message at its
+/// `max_deliver`-th delivery; if that dead letter cannot be written, the message is nak'ed, and
+/// had the server stopped at `max_deliver` it would never come back: it would be lost without
+/// a dead letter.
+pub const DEAD_LETTER_DELIVERIES: i64 = 5;
+
 impl ConsumerSettings {
+    /// The consumer's `max_deliver` on the server: the stage's, plus
+    /// [`DEAD_LETTER_DELIVERIES`] for writing the dead letter; unlimited stays unlimited.
+    pub fn server_max_deliver(&self) -> i64 {
+        if self.max_deliver > 0 {
+            self.max_deliver.saturating_add(DEAD_LETTER_DELIVERIES)
+        } else {
+            -1
+        }
+    }
+
     /// Redelivery delays after ack-wait timeouts: the ack wait, then doubling, capped at five
     /// minutes; shorter than `max_deliver` as the server requires.
     pub fn backoff(&self) -> Vec<Duration> {
@@ -457,7 +485,7 @@ pub async fn ensure_consumer(
         filter_subject: settings.filter_subject.clone(),
         ack_policy: consumer::AckPolicy::Explicit,
         ack_wait: settings.ack_wait,
-        max_deliver: settings.max_deliver,
+        max_deliver: settings.server_max_deliver(),
         max_ack_pending: settings.max_ack_pending,
         backoff: settings.backoff(),
         deliver_policy: consumer::DeliverPolicy::All,
@@ -769,6 +797,33 @@ async fn reply(message: &jetstream::Message, kind: AckKind) -> Result<(), async_
 #[cfg(test)]
 mod retry_tests {
     use super::*;
+
+    /// Set-up that JetStream did not answer within its patience exits 69 (restart later);
+    /// what a restart cannot fix does not.
+    #[test]
+    fn set_up_failures_are_unavailable_and_configuration_is_not() {
+        let stream = NatsError::Stream {
+            stream: "NEWS_RAW".into(),
+            reason: "timed out".into(),
+        };
+        let consumer = NatsError::Consumer {
+            stream: "NEWS_RAW".into(),
+            consumer: "classifier".into(),
+            reason: "no leader".into(),
+        };
+        let mismatch = NatsError::StreamMismatch {
+            stream: "NEWS_RAW".into(),
+            found: vec!["other.>".into()],
+            expected: "news.raw.>".into(),
+        };
+        let url = NatsError::Url {
+            url: "nats://".into(),
+            reason: "no host".into(),
+        };
+        assert!(stream.is_unavailable() && consumer.is_unavailable());
+        assert!(!mismatch.is_unavailable() && !url.is_unavailable());
+        assert!(!NatsError::Auth("two kinds of credentials".into()).is_unavailable());
+    }
 
     #[test]
     fn retry_delays_double_with_each_delivery_up_to_five_minutes() {

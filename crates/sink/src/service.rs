@@ -60,10 +60,11 @@ pub enum SinkError {
 impl SinkError {
     /// NATS or the store could not be reached: a deployment problem, not a defect.
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            Self::Nats(NatsError::Connect { .. }) | Self::Store(StoreError::Transient(_))
-        )
+        match self {
+            Self::Nats(e) => e.is_unavailable(),
+            Self::Store(e) => e.is_transient(),
+            Self::Listen { .. } => false,
+        }
     }
 
     /// Invalid configuration: a bad URL, prefix or store URL.
