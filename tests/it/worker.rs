@@ -287,6 +287,41 @@ async fn shutdown_gives_up_on_a_batch_in_flight_once_the_ack_wait_has_passed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_while_starting_a_batch_redelivers_it_and_the_loop_goes_on() {
+    // A defect met by the first batch: its messages are nak'ed and come back, the stage
+    // carries on, and the next start acks them.
+    let (_nats, connection, worker, subjects, js) = stage_with_messages(3, 10, 1).await;
+    struct PanicsFirst {
+        starts: Arc<Mutex<usize>>,
+    }
+    impl Handler for PanicsFirst {
+        async fn start(&mut self, batch: &[Message]) -> Finish {
+            let starts = {
+                let mut starts = self.starts.lock().expect("lock");
+                *starts += 1;
+                *starts
+            };
+            if starts == 1 {
+                panic!("a defect met by the first batch");
+            }
+            let outcomes: Vec<Outcome> = batch.iter().map(|_| Outcome::ack("x")).collect();
+            Box::pin(async move { outcomes })
+        }
+    }
+    let starts = Arc::new(Mutex::new(0));
+    let (trigger, stop) = shutdown::channel();
+    let task = tokio::spawn(connection.serve(
+        PanicsFirst {
+            starts: Arc::clone(&starts),
+        },
+        worker,
+        stop.wait(),
+    ));
+    stop_once_acked(&js, &subjects.raw_stream(), 3, trigger, task).await;
+    assert!(*starts.lock().expect("lock") >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_are_settled_in_the_order_they_started() {
     // The second batch finishes while the first still waits: its acks wait too.
     let (_nats, connection, worker, subjects, js) = stage_with_messages(20, 5, 2).await;

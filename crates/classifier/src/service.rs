@@ -12,7 +12,7 @@ use newswire_shared::trace;
 use newswire_shared::worker::{
     ConsumeFrom, ConsumerOptions, Finish, Handler, Outcome, Progress, StageConnection,
 };
-use newswire_shared::{CompactString, Payloads, RawEvent, Subjects};
+use newswire_shared::{CompactString, Payloads, RawEvent, Subjects, TaggedEvent};
 use tracing::{debug, info};
 
 use crate::classify::Classifier;
@@ -129,6 +129,17 @@ pub async fn run(
     Ok(())
 }
 
+/// Runs `tag`; a panic in the classifier (a defect some sentence meets) becomes the reason to
+/// dead-letter that sentence instead of stopping the stage on it at every redelivery.
+fn tag_or_explain(tag: impl FnOnce() -> TaggedEvent) -> Result<TaggedEvent, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(tag)).map_err(|panic| {
+        format!(
+            "the classifier failed on this sentence: {}",
+            newswire_shared::worker::panic_message(panic.as_ref())
+        )
+    })
+}
+
 struct TagAndPublish {
     classifier: Arc<Classifier>,
     js: jetstream::Context,
@@ -173,7 +184,19 @@ impl Handler for TagAndPublish {
             let (span, context) =
                 trace::event_span(STAGE, &raw.article_id, &raw.event_id, parent.as_ref());
             let entered = span.enter();
-            let tagged = self.classifier.tag(raw);
+            let tagged = match tag_or_explain(|| self.classifier.tag(raw)) {
+                Ok(tagged) => tagged,
+                Err(reason) => {
+                    // A defect met by this sentence: another try would meet it again.
+                    let event_id = message
+                        .headers
+                        .as_ref()
+                        .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
+                        .map(|id| id.to_string());
+                    pending.push(Pending::Done(Outcome::dead_letter(event_id, reason)));
+                    continue;
+                }
+            };
             let subject = self
                 .subjects
                 .tagged(&tagged.category, tagged.primary_actor_token());
@@ -232,5 +255,30 @@ impl Handler for TagAndPublish {
             );
             settled.into_iter().map(|(outcome, _)| outcome).collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_tagging_becomes_the_reason_to_dead_letter_the_sentence() {
+        let raw = RawEvent::decode(
+            br#"{"schema":1,"event_id":"a-0","article_id":"a","sentence_index":0,"sentence_count":1,
+                 "text":"Russia invaded Ukraine.","span":{"start":0,"end":23},"article":{},
+                 "ingested_at":"2024-06-21T00:00:00Z"}"#,
+        )
+        .expect("a raw event");
+        let classifier = Classifier::builtin();
+        let tagged = tag_or_explain(|| classifier.tag(raw)).expect("tags");
+        assert_eq!(tagged.event_id, "a-0");
+        let reason =
+            tag_or_explain(|| panic!("index out of bounds: the len is 3 but the index is 7"))
+                .expect_err("panicked");
+        assert_eq!(
+            reason,
+            "the classifier failed on this sentence: index out of bounds: the len is 3 but the index is 7"
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_nats::jetstream::{Message, consumer::PullConsumer};
 use futures::stream::FuturesOrdered;
 use futures::{FutureExt, StreamExt};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::nats::{Decision, Reconnects, Settler};
 
@@ -224,9 +224,17 @@ pub async fn run<H: Handler>(
                 // while the next batch is being started (the client holds a bounded number).
                 // Starting may wait on the connection (the classifier queues its publishes):
                 // a shutdown meanwhile leaves the batch for redelivery.
+                // A panic in it (a defect met by some message) fails this batch, as one in its
+                // rest does below, instead of the stage.
+                let starting = std::panic::AssertUnwindSafe(handler.start(&batch)).catch_unwind();
                 let finish = tokio::select! {
                     biased;
-                    finish = handler.start(&batch) => finish,
+                    started = starting => started.unwrap_or_else(|panic| {
+                        let reason = format!("starting the batch panicked: {}", panic_message(panic.as_ref()));
+                        error!(stage, size = batch.len(), reason = %reason, "batch processing failed, redelivering the batch");
+                        let outcomes = vec![Outcome::retry(None, Duration::from_secs(1), reason); batch.len()];
+                        Box::pin(std::future::ready(outcomes))
+                    }),
                     () = &mut shutdown => {
                         info!(stage, size = batch.len(), "stopped while starting a batch, left for redelivery");
                         break 'connect;
@@ -277,6 +285,15 @@ pub async fn run<H: Handler>(
             "batches in flight not settled within the grace period, left for redelivery"
         );
     }
+}
+
+/// What a panic said, when it said it with a string.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 /// Settles every message of a finished batch by its outcome; returns the batch's list, emptied.
