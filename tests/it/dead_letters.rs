@@ -268,93 +268,57 @@ impl XorShift {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_message_dead_lettered_again_is_kept_once() {
-    // A poison message redelivered before its term reached the server (or whose term was
-    // lost) is dead-lettered a second time: the dead-letter stream keeps one copy.
-    use newswire_shared::nats::{ConsumerSettings, Decision, Settler, StreamKind, setup_consumer};
-    let nats = TestNats::start().await;
-    let args = nats.args();
-    let subjects = args.subjects().expect("prefix");
-    let js = nats.jetstream().await;
-    let consumer = setup_consumer(
-        &js,
-        &subjects,
-        &[StreamKind::Raw, StreamKind::DeadLetter],
-        &args.stream_settings(),
-        &subjects.raw_stream(),
-        &ConsumerSettings::new("twice", subjects.raw_all()),
-        "test",
-    )
-    .await
-    .expect("consumer");
-    js.publish(subjects.raw(Some("fuzz")), b"poison".to_vec().into())
-        .await
-        .expect("publishes")
-        .await
-        .expect("acked");
-    let mut messages = consumer
-        .fetch()
-        .max_messages(1)
-        .messages()
-        .await
-        .expect("fetch");
-    let message = messages
-        .next()
-        .await
-        .expect("a message")
-        .expect("delivered");
-    let settler = Settler::new(js.clone(), &subjects, "test", 10);
-    for _ in 0..2 {
-        let decision = Decision::DeadLetter {
-            reason: "poison".into(),
-        };
-        settler.settle(&message, decision, None).await;
-    }
-    let mut dlq = js
-        .get_stream(subjects.dlq_stream())
-        .await
-        .expect("dead-letter stream");
-    assert_eq!(dlq.info().await.expect("info").state.messages, 1);
+/// A private server whose raw stream holds one message, a durable consumer `settings` on it,
+/// and a settler for stage `test` giving up after `settings.max_deliver` deliveries.
+struct OneMessage {
+    _nats: TestNats,
+    args: newswire_shared::nats::NatsArgs,
+    subjects: newswire_shared::Subjects,
+    js: async_nats::jetstream::Context,
+    consumer: async_nats::jetstream::consumer::PullConsumer,
+    settler: newswire_shared::nats::Settler,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dead_letter_not_written_at_the_last_delivery_is_written_at_the_next() {
-    // The stage gives up on a message at its `max_deliver`-th delivery, but the dead-letter
-    // stream is away: the message is nak'ed. The server delivers it again (it allows a few
-    // deliveries beyond the stage's limit for this), and the dead letter is written then.
-    use newswire_shared::nats::{
-        ConsumerSettings, Decision, Settler, StreamKind, setup_consumer, setup_streams,
-    };
-    let nats = TestNats::start().await;
-    let args = nats.args();
-    let subjects = args.subjects().expect("prefix");
-    let js = nats.jetstream().await;
-    let mut settings = ConsumerSettings::new("last", subjects.raw_all());
-    settings.max_deliver = 1;
-    let consumer = setup_consumer(
-        &js,
-        &subjects,
-        &[StreamKind::Raw, StreamKind::DeadLetter],
-        &args.stream_settings(),
-        &subjects.raw_stream(),
-        &settings,
-        "test",
-    )
-    .await
-    .expect("consumer");
-    js.publish(subjects.raw(Some("fuzz")), b"unlucky".to_vec().into())
+impl OneMessage {
+    async fn start(durable: &str, max_deliver: i64, payload: &'static [u8]) -> Self {
+        use newswire_shared::nats::{ConsumerSettings, Settler, StreamKind, setup_consumer};
+        let nats = TestNats::start().await;
+        let args = nats.args();
+        let subjects = args.subjects().expect("prefix");
+        let js = nats.jetstream().await;
+        let mut settings = ConsumerSettings::new(durable, subjects.raw_all());
+        settings.max_deliver = max_deliver;
+        let consumer = setup_consumer(
+            &js,
+            &subjects,
+            &[StreamKind::Raw, StreamKind::DeadLetter],
+            &args.stream_settings(),
+            &subjects.raw_stream(),
+            &settings,
+            "test",
+        )
         .await
-        .expect("publishes")
-        .await
-        .expect("acked");
-    let settler = Settler::new(js.clone(), &subjects, "test", settings.max_deliver);
-    let retry = || Decision::Retry {
-        delay: Duration::from_secs(1),
-        reason: "store unavailable".into(),
-    };
-    let next = || async {
-        let mut messages = consumer
+        .expect("consumer");
+        js.publish(subjects.raw(Some("fuzz")), payload.into())
+            .await
+            .expect("publishes")
+            .await
+            .expect("acked");
+        let settler = Settler::new(js.clone(), &subjects, "test", max_deliver);
+        Self {
+            _nats: nats,
+            args,
+            subjects,
+            js,
+            consumer,
+            settler,
+        }
+    }
+
+    /// The next delivery of the message, waiting up to 15 s for it.
+    async fn next(&self) -> Option<async_nats::jetstream::Message> {
+        let mut messages = self
+            .consumer
             .fetch()
             .max_messages(1)
             .expires(Duration::from_secs(15))
@@ -362,31 +326,67 @@ async fn a_dead_letter_not_written_at_the_last_delivery_is_written_at_the_next()
             .await
             .expect("fetch");
         messages.next().await.map(|m| m.expect("delivered"))
-    };
+    }
 
-    js.delete_stream(subjects.dlq_stream())
+    async fn dead_letters(&self) -> u64 {
+        let mut dlq = self
+            .js
+            .get_stream(self.subjects.dlq_stream())
+            .await
+            .expect("dead-letter stream");
+        dlq.info().await.expect("info").state.messages
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_dead_lettered_again_is_kept_once() {
+    // A poison message redelivered before its term reached the server (or whose term was
+    // lost) is dead-lettered a second time: the dead-letter stream keeps one copy.
+    use newswire_shared::nats::Decision;
+    let fixture = OneMessage::start("twice", 10, b"poison").await;
+    let message = fixture.next().await.expect("a message");
+    for _ in 0..2 {
+        let decision = Decision::DeadLetter {
+            reason: "poison".into(),
+        };
+        fixture.settler.settle(&message, decision, None).await;
+    }
+    assert_eq!(fixture.dead_letters().await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_not_written_at_the_last_delivery_is_written_at_the_next() {
+    // The stage gives up on a message at its `max_deliver`-th delivery, but the dead-letter
+    // stream is away: the message is nak'ed. The server delivers it again (it allows a few
+    // deliveries beyond the stage's limit for this), and the dead letter is written then.
+    use newswire_shared::nats::{Decision, StreamKind, setup_streams};
+    let fixture = OneMessage::start("last", 1, b"unlucky").await;
+    let retry = || Decision::Retry {
+        delay: Duration::from_secs(1),
+        reason: "store unavailable".into(),
+    };
+    fixture
+        .js
+        .delete_stream(fixture.subjects.dlq_stream())
         .await
         .expect("dead-letter stream deleted");
-    let first = next().await.expect("first delivery");
-    settler.settle(&first, retry(), None).await;
+    let first = fixture.next().await.expect("first delivery");
+    fixture.settler.settle(&first, retry(), None).await;
 
     setup_streams(
-        &js,
-        &subjects,
+        &fixture.js,
+        &fixture.subjects,
         &[StreamKind::DeadLetter],
-        &args.stream_settings(),
+        &fixture.args.stream_settings(),
         "test",
     )
     .await
     .expect("dead-letter stream back");
-    let again = next()
+    let again = fixture
+        .next()
         .await
         .expect("delivered again after its last allowed delivery failed to dead-letter");
     assert_eq!(again.info().expect("info").delivered, 2);
-    settler.settle(&again, retry(), None).await;
-    let mut dlq = js
-        .get_stream(subjects.dlq_stream())
-        .await
-        .expect("dead-letter stream");
-    assert_eq!(dlq.info().await.expect("info").state.messages, 1);
+    fixture.settler.settle(&again, retry(), None).await;
+    assert_eq!(fixture.dead_letters().await, 1);
 }

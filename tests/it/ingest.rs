@@ -487,6 +487,21 @@ async fn serve_feeds(site: Arc<Mutex<FeedSite>>) -> String {
     base
 }
 
+/// `site` served, its feed's base and URL, a poller's configuration for it (5 s timeout), and
+/// an ingestor and `SEEN` bucket on `args`'s server.
+async fn feed_of(
+    site: Arc<Mutex<FeedSite>>,
+    args: &NatsArgs,
+    js: &jetstream::Context,
+) -> (String, String, FeedConfig, Ingestor, Seen) {
+    let base = serve_feeds(site).await;
+    let url = format!("{base}/feed.xml");
+    let (ingestor, seen) = ingestor(args, js).await;
+    let mut config = FeedConfig::new(vec![url.clone()]);
+    config.timeout = Duration::from_secs(5);
+    (base, url, config, ingestor, seen)
+}
+
 #[tokio::test]
 async fn feeds_publish_new_items_once_with_conditional_requests_shared_by_replicas() {
     let nats = TestNats::start().await;
@@ -500,11 +515,7 @@ async fn feeds_publish_new_items_once_with_conditional_requests_shared_by_replic
         version: 1,
         ..FeedSite::default()
     }));
-    let base = serve_feeds(site.clone()).await;
-    let url = format!("{base}/feed.xml");
-    let (ingestor, seen) = ingestor(&args, &js).await;
-    let mut config = FeedConfig::new(vec![url.clone()]);
-    config.timeout = Duration::from_secs(5);
+    let (base, url, config, ingestor, seen) = feed_of(site.clone(), &args, &js).await;
     let poller = FeedPoller::new(config.clone(), ingestor.clone(), seen.clone()).expect("poller");
 
     let first = poller.poll(&url).await.expect("polls");
@@ -575,11 +586,7 @@ async fn a_feed_item_whose_page_is_down_waits_for_it_then_falls_back_to_its_summ
         page_failures: 1,
         ..FeedSite::default()
     }));
-    let base = serve_feeds(site.clone()).await;
-    let url = format!("{base}/feed.xml");
-    let (ingestor, seen) = ingestor(&args, &js).await;
-    let mut config = FeedConfig::new(vec![url.clone()]);
-    config.timeout = Duration::from_secs(5);
+    let (_, url, config, ingestor, seen) = feed_of(site.clone(), &args, &js).await;
     let poller = FeedPoller::new(config, ingestor, seen).expect("poller");
 
     // The page answers 503: the item waits, unrecorded, and the feed is not taken as read.
