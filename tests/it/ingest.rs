@@ -225,8 +225,26 @@ async fn http_endpoint_publishes_articles_and_refuses_with_clear_statuses() {
     }
     let bulk_events = 80;
 
-    let refusals: [(Vec<u8>, &str, Option<&str>, StatusCode); 5] = [
+    // The scheme's name in any case; an oversized body without the token is refused as
+    // unauthorised, not as too large.
+    let lower_case = http
+        .post(format!("{base}/articles"))
+        .header(header::CONTENT_TYPE, "text/plain")
+        .header(header::AUTHORIZATION, "bearer s3cret")
+        .body(SAMPLE)
+        .send()
+        .await
+        .expect("posts");
+    assert_eq!(lower_case.status(), StatusCode::ACCEPTED);
+    assert_eq!(json(lower_case).await["duplicates"], expected);
+    let refusals: [(Vec<u8>, &str, Option<&str>, StatusCode); 6] = [
         (SAMPLE.into(), "text/plain", None, StatusCode::UNAUTHORIZED),
+        (
+            vec![b'a'; 70 * 1024],
+            "text/plain",
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
         (
             SAMPLE.into(),
             "text/plain",

@@ -459,7 +459,7 @@ pub struct QueryArgs {
     /// Events before this time (RFC 3339 or YYYY-MM-DD).
     #[arg(long)]
     pub until: Option<String>,
-    /// Most events to list.
+    /// Most events to list: the latest of those matching, listed oldest first.
     #[arg(long, default_value_t = 1000)]
     pub limit: usize,
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]

@@ -39,24 +39,55 @@ pub struct HttpState {
 type TokenDigest = sha2::digest::Output<Sha256>;
 
 impl HttpState {
+    /// A token is taken without surrounding white space (a secret file's trailing newline), as
+    /// presented ones are; an empty one is none.
     pub fn new(ingestor: Ingestor, token: Option<&str>) -> Self {
         Self {
             ingestor,
-            token_digest: token.map(|t| Sha256::digest(t.as_bytes())),
+            token_digest: token
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(|t| Sha256::digest(t.as_bytes())),
         }
     }
 }
+
+/// How long a request may wait for its article to be published. The publisher retries for
+/// longer (about 80 s while NATS is away); a client or proxy gives up well before that, and
+/// would resend while the first try still runs. After this the client gets its 503 and
+/// `Retry-After`; what was published meanwhile is dropped as a duplicate when it resends.
+pub const PUBLISH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The routes: `POST /articles` and `GET /healthz`.
 pub fn router(state: Arc<HttpState>) -> Router {
     // The body limit sits a little above the article limit so that the handler, not the
     // framework, answers with the article limit in its message.
     let body_limit = state.ingestor.limits().max_article_bytes.saturating_add(1);
+    // The token is checked before the body is read: a request without it costs no buffer.
+    let articles = post(post_article).layer(axum::middleware::from_fn_with_state(
+        Arc::clone(&state),
+        require_token,
+    ));
     Router::new()
-        .route("/articles", post(post_article))
+        .route("/articles", articles)
         .route("/healthz", get(|| async { "ok\n" }))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
+}
+
+/// Refuses a request without the bearer token, when one is set, before its body is read.
+async fn require_token(
+    State(state): State<Arc<HttpState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match &state.token_digest {
+        Some(token) if !authorised(request.headers(), token) => problem(
+            StatusCode::UNAUTHORIZED,
+            "a valid `Authorization: Bearer <token>` header is required",
+        ),
+        _ => next.run(request).await,
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -107,14 +138,6 @@ async fn post_article(
     query: Result<Query<BTreeMap<String, String>>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    if let Some(token) = &state.token_digest
-        && !authorised(&headers, token)
-    {
-        return problem(
-            StatusCode::UNAUTHORIZED,
-            "a valid `Authorization: Bearer <token>` header is required",
-        );
-    }
     let format = match headers.get(header::CONTENT_TYPE) {
         None => InputFormat::Auto,
         Some(value) => match value.to_str().ok().and_then(InputFormat::from_content_type) {
@@ -148,11 +171,28 @@ async fn post_article(
         Ok(meta) => meta,
         Err(message) => return problem(StatusCode::BAD_REQUEST, message),
     };
-    match state
-        .ingestor
-        .ingest(&body, format, &defaults, "http")
-        .await
-    {
+    let ingested = tokio::time::timeout(
+        PUBLISH_DEADLINE,
+        state.ingestor.ingest(&body, format, &defaults, "http"),
+    )
+    .await;
+    let Ok(ingested) = ingested else {
+        warn!(
+            stage = "producer",
+            input = "http",
+            outcome = "failed",
+            deadline_secs = PUBLISH_DEADLINE.as_secs(),
+            "article not published within the deadline"
+        );
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the article could not be published within {} s: NATS is not taking it now",
+                PUBLISH_DEADLINE.as_secs()
+            ),
+        );
+    };
+    match ingested {
         Ok(receipts) => accepted(receipts),
         Err(ProducerError::Input(ArticleError::TooLarge { size, max })) => problem(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -193,10 +233,13 @@ fn accepted(receipts: Vec<Published>) -> Response {
 /// Compares digests rather than the tokens themselves, so the comparison's time says nothing
 /// about how much of a guess was right.
 fn authorised(headers: &HeaderMap, token: &TokenDigest) -> bool {
+    // The scheme's name is case-insensitive (RFC 9110, 11.1).
     let Some(given) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, given)| given)
     else {
         return false;
     };

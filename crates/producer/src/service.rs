@@ -72,6 +72,16 @@ impl ProducerConfig {
                 "the feed interval and timeout must be positive".into(),
             ));
         }
+        if let Some(http) = &self.http
+            && !http.listen.ip().is_loopback()
+            && http.token.as_deref().is_none_or(|t| t.trim().is_empty())
+        {
+            return Err(ProducerError::Config(format!(
+                "refusing to accept articles on {} from anyone: set a bearer token \
+                 (--token, NEWSWIRE_HTTP_TOKEN) or listen on a loopback address",
+                http.listen
+            )));
+        }
         if let Some(inbox) = &self.inbox
             && !inbox.dir.is_dir()
         {
@@ -221,4 +231,33 @@ pub async fn run(
     while monitors.join_next().await.is_some() {}
     info!(stage = STAGE, "producer stopped");
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listening(listen: &str, token: Option<&str>) -> Result<(), ProducerError> {
+        let mut config = ProducerConfig::new(NatsArgs::new("nats://127.0.0.1:4222", "news"));
+        config.http = Some(HttpConfig {
+            listen: listen.parse().expect("address"),
+            token: token.map(str::to_owned),
+        });
+        config.validate()
+    }
+
+    #[test]
+    fn articles_are_taken_from_anyone_only_on_a_loopback_address() {
+        assert!(listening("127.0.0.1:8080", None).is_ok());
+        assert!(listening("[::1]:8080", None).is_ok());
+        assert!(listening("0.0.0.0:8080", Some("s3cret")).is_ok());
+        for token in [None, Some(""), Some(" \n")] {
+            let refused = listening("0.0.0.0:8080", token).expect_err("refused");
+            assert!(refused.is_invalid_config(), "{refused}");
+            assert!(
+                refused.to_string().contains("NEWSWIRE_HTTP_TOKEN"),
+                "{refused}"
+            );
+        }
+    }
 }

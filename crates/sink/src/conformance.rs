@@ -187,12 +187,20 @@ pub fn queries_filter_by_actor_country_category_article_and_time(s: &mut dyn Sto
         }),
         ["aa-1"]
     );
+    // A limit keeps the latest, listed in order.
     assert_eq!(
         ids(Filter {
             limit: Some(1),
             ..Filter::default()
         }),
-        ["aa-0"]
+        ["bb-2"]
+    );
+    assert_eq!(
+        ids(Filter {
+            limit: Some(2),
+            ..Filter::default()
+        }),
+        ["aa-1", "bb-2"]
     );
     assert!(
         s.query(&Filter {

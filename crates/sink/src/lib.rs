@@ -11,4 +11,4 @@ pub mod store;
 pub use postgres::PostgresStore;
 pub use service::{SinkConfig, SinkError, run};
 pub use sqlite::{SqliteStore, Synchronous};
-pub use store::{Encoded, Filter, Store, StoreError, StoreReport, open};
+pub use store::{Encoded, Filter, Store, StoreError, StoreReport, open, open_existing};

@@ -47,6 +47,7 @@ pub struct Filter {
     pub since: Option<OffsetDateTime>,
     /// Event time before this.
     pub until: Option<OffsetDateTime>,
+    /// At most this many: the latest (by event time) of those matching.
     pub limit: Option<usize>,
 }
 
@@ -112,12 +113,13 @@ pub(crate) enum Dialect {
 }
 
 impl Filter {
-    /// The query selecting the stored payloads this filter matches, in event time, article
-    /// and sentence order: fixed fragments with numbered placeholders, never a value in the
-    /// text, and the values to bind in order. Call it on a [`normalised`](Self::normalised)
-    /// filter.
+    /// The query selecting the stored payloads this filter matches (with a limit, the latest
+    /// ones), in event time, article and sentence order: fixed fragments with numbered
+    /// placeholders, never a value in the text, and the values to bind in order. Call it on a
+    /// [`normalised`](Self::normalised) filter.
     pub(crate) fn to_sql(&self, dialect: Dialect) -> (String, Vec<SqlValue>) {
-        let mut sql = String::from("SELECT e.payload FROM events e WHERE 1 = 1");
+        // The conditions; what is selected and in which order is put around them at the end.
+        let mut sql = String::from(" FROM events e WHERE 1 = 1");
         let mut values: Vec<SqlValue> = Vec::new();
         // `{}` in a fragment stands for the value just added, as often as it appears.
         let mut bind = |sql: &mut String, fragment: &str, value: SqlValue| {
@@ -189,14 +191,23 @@ impl Filter {
                 SqlValue::Integer(until.unix_timestamp()),
             );
         }
-        sql.push_str(" ORDER BY e.event_time, e.article_id, e.sentence_index");
-        if let Some(limit) = self.limit {
-            bind(
-                &mut sql,
-                " LIMIT {}",
-                SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)),
+        let Some(limit) = self.limit else {
+            let sql = format!(
+                "SELECT e.payload{sql} ORDER BY e.event_time, e.article_id, e.sentence_index"
             );
-        }
+            return (sql, values);
+        };
+        // The latest `limit` (walking the time index backwards), then in order.
+        sql.push_str(" ORDER BY e.event_time DESC, e.article_id DESC, e.sentence_index DESC");
+        bind(
+            &mut sql,
+            " LIMIT {}",
+            SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)),
+        );
+        let sql = format!(
+            "SELECT payload FROM (SELECT e.payload, e.event_time, e.article_id, e.sentence_index{sql}) \
+             AS latest ORDER BY event_time, article_id, sentence_index"
+        );
         (sql, values)
     }
 }
@@ -302,6 +313,29 @@ pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
         path,
         synchronous,
     )?))
+}
+
+/// [`open`] for a reader (`newswire query`): a SQLite file that is not there is an error, where
+/// opening it would create an empty database and answer with no events (a mistyped `--store`,
+/// or a relative path run from another folder).
+pub fn open_existing(url: &str) -> Result<Box<dyn Store>, StoreError> {
+    let location = url.split_once('?').map_or(url, |(location, _)| location);
+    let path = match location.split_once("://") {
+        Some(("sqlite", path)) => Some(path),
+        None => Some(location),
+        Some(_) => None,
+    };
+    if let Some(path) = path
+        && !std::path::Path::new(path).exists()
+    {
+        return Err(StoreError::Url {
+            url: redact(url),
+            reason: format!(
+                "there is no database at {path}: the sink creates it; check --store and the folder this runs in"
+            ),
+        });
+    }
+    open(url)
 }
 
 /// The URL with its password (in the user info or a `password=` option) replaced by `***`: the

@@ -49,7 +49,7 @@ pub async fn run(args: QueryArgs) -> Result<()> {
 pub async fn load(store_url: &str, filter: Filter) -> Result<Vec<TaggedEvent>> {
     let url = store_url.to_owned();
     tokio::task::spawn_blocking(move || -> Result<Vec<TaggedEvent>> {
-        let store = newswire_sink::open(&url).map_err(store_error)?;
+        let store = newswire_sink::open_existing(&url).map_err(store_error)?;
         store.query(&filter).map_err(store_error)
     })
     .await?
@@ -87,7 +87,7 @@ pub fn write_table(out: &mut impl Write, events: &[TaggedEvent]) -> std::io::Res
             [
                 format!(
                     "{}-{}",
-                    &e.article_id[..e.article_id.len().min(8)],
+                    e.article_id.chars().take(8).collect::<String>(),
                     e.sentence_index
                 ),
                 e.category.to_string(),

@@ -315,6 +315,18 @@ async fn demo_stores_and_prints_the_sample_then_query_filters_it() {
         "{table}"
     );
 
+    // A store that is not there: an error naming it, and no empty database made.
+    let missing = dir.path().join("mistyped.db");
+    let out = output(newswire(&prefix).args([
+        "query",
+        "--store",
+        &format!("sqlite://{}", missing.display()),
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no database at"), "{}", stderr(&out));
+    assert!(!missing.exists());
+
     // Again into a new store on the same server: the article is already in the streams (and
     // the first store has it), yet the new store receives it too.
     let other = format!("sqlite://{}", dir.path().join("again.db").display());
