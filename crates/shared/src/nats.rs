@@ -106,11 +106,43 @@ impl std::fmt::Debug for NatsAuth {
 }
 
 impl NatsAuth {
+    /// Checks the settings make one identity. The flags' own rules (a user with a password,
+    /// one kind of credential, a certificate with its key) do not see values that come from
+    /// the configuration file, so they are checked again here, whatever their source: a user
+    /// without a password connected anonymously, a certificate without its key without
+    /// client TLS.
+    pub fn check(&self) -> Result<(), NatsError> {
+        let refuse = |message: &str| Err(NatsError::Auth(message.to_owned()));
+        match (&self.user, &self.password) {
+            (Some(_), None) => return refuse("a NATS user needs its password (nats password)"),
+            (None, Some(_)) => return refuse("a NATS password needs its user (nats user)"),
+            _ => {}
+        }
+        let kinds = [
+            self.user.is_some(),
+            self.token.is_some(),
+            self.nkey.is_some(),
+            self.creds.is_some(),
+        ];
+        if kinds.iter().filter(|&&given| given).count() > 1 {
+            return refuse(
+                "give one kind of NATS credential: a user and password, a token, an NKey or a credentials file",
+            );
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return refuse(
+                "a NATS client certificate needs its key and a key its certificate (nats tls_cert, tls_key)",
+            );
+        }
+        Ok(())
+    }
+
     /// Applies the identity and TLS settings to connection options.
     async fn apply(
         &self,
         mut options: async_nats::ConnectOptions,
     ) -> Result<async_nats::ConnectOptions, NatsError> {
+        self.check()?;
         let file_error = |what: &str, path: &std::path::Path, e: &dyn std::fmt::Display| {
             NatsError::Auth(format!("cannot read the {what} {}: {e}", path.display()))
         };
@@ -797,6 +829,47 @@ async fn reply(message: &jetstream::Message, kind: AckKind) -> Result<(), async_
 #[cfg(test)]
 mod retry_tests {
     use super::*;
+
+    /// Settings that make no single identity are refused, wherever they came from.
+    #[test]
+    fn auth_settings_must_make_one_identity() {
+        let auth = |f: fn(&mut NatsAuth)| {
+            let mut auth = NatsAuth::default();
+            f(&mut auth);
+            auth.check()
+        };
+        assert!(auth(|_| {}).is_ok());
+        assert!(
+            auth(|a| {
+                a.user = Some("sink".into());
+                a.password = Some("pw".into());
+            })
+            .is_ok()
+        );
+        assert!(auth(|a| a.token = Some("t".into())).is_ok());
+        assert!(
+            auth(|a| a.user = Some("sink".into())).is_err(),
+            "no password"
+        );
+        assert!(auth(|a| a.password = Some("pw".into())).is_err(), "no user");
+        assert!(
+            auth(|a| {
+                a.user = Some("sink".into());
+                a.password = Some("pw".into());
+                a.token = Some("t".into());
+            })
+            .is_err(),
+            "two kinds"
+        );
+        assert!(
+            auth(|a| a.tls_cert = Some("client.pem".into())).is_err(),
+            "a certificate without its key"
+        );
+        assert!(
+            auth(|a| a.tls_key = Some("client.key".into())).is_err(),
+            "a key without its certificate"
+        );
+    }
 
     /// Set-up that JetStream did not answer within its patience exits 69 (restart later);
     /// what a restart cannot fix does not.

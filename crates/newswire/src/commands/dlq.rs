@@ -160,7 +160,7 @@ pub async fn run(args: DlqArgs) -> Result<()> {
                 }
                 chosen
             };
-            let mut replayed = 0;
+            let (mut replayed, mut repeated) = (0, 0);
             for message in &chosen {
                 let subject = header(&message.headers, dlq_headers::SUBJECT);
                 if subject.is_empty()
@@ -184,7 +184,8 @@ pub async fn run(args: DlqArgs) -> Result<()> {
                     )
                     .as_str(),
                 );
-                js.publish_with_headers(subject.clone(), headers, message.payload.clone())
+                let ack = js
+                    .publish_with_headers(subject.clone(), headers, message.payload.clone())
                     .await?
                     .await
                     .with_context(|| {
@@ -193,9 +194,23 @@ pub async fn run(args: DlqArgs) -> Result<()> {
                 if !keep {
                     stream.delete_message(message.sequence).await?;
                 }
-                replayed += 1;
+                if ack.duplicate {
+                    // The same dead letter replayed within the stream's duplicate window (a
+                    // replay with --keep run twice): the stream kept the first one only.
+                    eprintln!(
+                        "dead letter {} was replayed already within the duplicate window: not sent again",
+                        message.sequence
+                    );
+                    repeated += 1;
+                } else {
+                    replayed += 1;
+                }
             }
-            println!("replayed {replayed} dead letters");
+            if repeated > 0 {
+                println!("replayed {replayed} dead letters ({repeated} replayed already)");
+            } else {
+                println!("replayed {replayed} dead letters");
+            }
         }
     }
     client.drain().await.ok();

@@ -184,7 +184,15 @@ async fn dead_letters_are_listed_shown_and_replayed_after_a_fix() {
         .subscribe(format!("{prefix}.tagged.>"))
         .await
         .expect("subscribes");
-    let out = output(newswire(&prefix).args(["dlq", "--nats-url", &url, "replay", "--all"])).await;
+    let replay = |keep: bool| {
+        let mut command = newswire(&prefix);
+        command.args(["dlq", "--nats-url", &url, "replay", "--all"]);
+        if keep {
+            command.arg("--keep");
+        }
+        command
+    };
+    let out = output(&mut replay(true)).await;
     assert_eq!(
         stdout(&out),
         "replayed 1 dead letters\n",
@@ -201,6 +209,14 @@ async fn dead_letters_are_listed_shown_and_replayed_after_a_fix() {
     let event = newswire_shared::TaggedEvent::decode(&message.payload).expect("tagged event");
     assert_eq!(event.sentence_index, 1);
     assert_eq!(event.category, "threaten");
+    // Kept, and replayed again at once: the stream drops the repeat, and the count says so.
+    let out = output(&mut replay(false)).await;
+    assert_eq!(
+        stdout(&out),
+        "replayed 0 dead letters (1 replayed already)\n",
+        "{}",
+        stderr(&out)
+    );
     let out = output(&mut list()).await;
     assert!(
         stdout(&out).contains("(0 of 0 dead letters)"),
