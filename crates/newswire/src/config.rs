@@ -492,6 +492,25 @@ pub fn check(
     Ok(out)
 }
 
+/// The stage commands `config check` reports on (all, or `only`), parsed from the same merged
+/// defaults, environment and file as `check`'s report, for the stages' own checks.
+pub fn stage_commands(
+    command: &Command,
+    only: Option<&str>,
+) -> Result<Vec<(&'static str, crate::cli::Command)>, clap::Error> {
+    use clap::FromArgMatches;
+    STAGES
+        .iter()
+        .filter(|s| only.is_none_or(|o| o == **s))
+        .map(|stage| {
+            let mut argv: Vec<&str> = vec!["newswire"];
+            argv.extend(stage.split(' '));
+            let matches = command.clone().try_get_matches_from(argv)?;
+            Ok((*stage, crate::cli::Cli::from_arg_matches(&matches)?.command))
+        })
+        .collect()
+}
+
 /// A key's effective value as TOML, `None` when unset.
 fn render(matches: &ArgMatches, key: &Key) -> Option<String> {
     let raw: Vec<String> = matches

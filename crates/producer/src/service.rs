@@ -56,6 +56,8 @@ impl ProducerConfig {
         }
     }
 
+    /// Checks the settings before anything is started: at least one input, sane intervals, an
+    /// existing inbox, and no HTTP listening for anyone without a token.
     fn validate(&self) -> Result<(), ProducerError> {
         if self.http.is_none()
             && self.inbox.is_none()

@@ -14,8 +14,8 @@ use newswire_shared::nats::NatsArgs;
 use newswire_shared::shutdown;
 
 use crate::cli::{
-    Command, ConfigCommand, ConsumerArgs, DictCommand, ProducerCommand, ProducerServeArgs,
-    SchemaKind,
+    ClassifierArgs, Command, ConfigCommand, ConsumerArgs, DictCommand, ProducerCommand,
+    ProducerServeArgs, SchemaKind, SinkArgs,
 };
 use crate::errors::{DataError, Unavailable, UsageError};
 
@@ -37,29 +37,13 @@ pub async fn run(command: Command, setup: &Setup) -> Result<()> {
                 .map_err(|e| stage_error(e.is_unavailable(), e.is_invalid_config(), e))
         }
         Command::Classifier(args) => {
-            let mut config = newswire_classifier::ClassifierConfig::new(checked(args.nats)?);
-            config.dict_dir = args.dict.dict_dir;
-            config.max_sentence_bytes = args.max_sentence_bytes;
-            config.metrics_listen = args.ops.metrics_listen;
-            apply_consumer(&args.consumer, &mut config.consumer)?;
+            let config = classifier_config(args)?;
             newswire_classifier::run(config, shutdown::signal())
                 .await
                 .map_err(|e| stage_error(e.is_unavailable(), e.is_invalid_config(), e))
         }
         Command::Sink(args) => {
-            let mut config = newswire_sink::SinkConfig::new(checked(args.nats)?, args.store.store);
-            config.metrics_listen = args.ops.metrics_listen;
-            apply_consumer(&args.consumer, &mut config.consumer)?;
-            let linger = std::time::Duration::from_millis(args.linger_ms);
-            if linger > newswire_shared::worker::MAX_LINGER {
-                return Err(UsageError(format!(
-                    "--linger-ms {} is above {}",
-                    args.linger_ms,
-                    newswire_shared::worker::MAX_LINGER.as_millis()
-                ))
-                .into());
-            }
-            config.linger = linger;
+            let config = sink_config(args)?;
             newswire_sink::run(config, shutdown::signal())
                 .await
                 .map_err(|e| stage_error(e.is_unavailable(), e.is_invalid_config(), e))
@@ -149,7 +133,20 @@ pub async fn run(command: Command, setup: &Setup) -> Result<()> {
             let report = crate::config::check(setup.command.clone(), &setup.file, stage.as_deref())
                 .map_err(|e| UsageError(e.to_string()))?;
             print!("{report}");
-            Ok(())
+            // The values each stage would start with, checked as the stage checks them.
+            let mut refused = Vec::new();
+            for (name, command) in crate::config::stage_commands(&setup.command, stage.as_deref())
+                .map_err(|e| UsageError(e.to_string()))?
+            {
+                if let Err(e) = check_stage(command) {
+                    refused.push(format!("newswire {name}: {e}"));
+                }
+            }
+            if refused.is_empty() {
+                Ok(())
+            } else {
+                Err(UsageError(refused.join("\n")).into())
+            }
         }
         Command::Schema { event } => {
             let [raw, tagged] = newswire_shared::event::json_schemas();
@@ -161,6 +158,67 @@ pub async fn run(command: Command, setup: &Setup) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn classifier_config(args: ClassifierArgs) -> Result<newswire_classifier::ClassifierConfig> {
+    let mut config = newswire_classifier::ClassifierConfig::new(checked(args.nats)?);
+    config.dict_dir = args.dict.dict_dir;
+    config.max_sentence_bytes = args.max_sentence_bytes;
+    config.metrics_listen = args.ops.metrics_listen;
+    apply_consumer(&args.consumer, &mut config.consumer)?;
+    Ok(config)
+}
+
+fn sink_config(args: SinkArgs) -> Result<newswire_sink::SinkConfig> {
+    let mut config = newswire_sink::SinkConfig::new(checked(args.nats)?, args.store.store);
+    config.metrics_listen = args.ops.metrics_listen;
+    apply_consumer(&args.consumer, &mut config.consumer)?;
+    let linger = std::time::Duration::from_millis(args.linger_ms);
+    if linger > newswire_shared::worker::MAX_LINGER {
+        return Err(UsageError(format!(
+            "--linger-ms {} is above {}",
+            args.linger_ms,
+            newswire_shared::worker::MAX_LINGER.as_millis()
+        ))
+        .into());
+    }
+    config.linger = linger;
+    Ok(config)
+}
+
+/// The checks a stage makes of its values before it connects anywhere, for `config check`, on
+/// the same merged values: ranges, names, NATS credentials. Not those that depend on the host
+/// or on secrets the checking shell may not hold (the inbox folder, the producer's HTTP token):
+/// `config check` runs in operator containers too.
+fn check_stage(command: Command) -> Result<()> {
+    match command {
+        Command::Producer(ProducerCommand::Serve(args)) => {
+            let config = producer_config(args)?;
+            config
+                .nats
+                .auth
+                .check()
+                .map_err(|e| UsageError(e.to_string()))?;
+        }
+        Command::Classifier(args) => {
+            let config = classifier_config(args)?;
+            config
+                .nats
+                .auth
+                .check()
+                .map_err(|e| UsageError(e.to_string()))?;
+        }
+        Command::Sink(args) => {
+            let config = sink_config(args)?;
+            config
+                .nats
+                .auth
+                .check()
+                .map_err(|e| UsageError(e.to_string()))?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn producer_config(args: ProducerServeArgs) -> Result<newswire_producer::ProducerConfig> {

@@ -488,3 +488,54 @@ async fn raw_messages(nats: &TestNats, prefix: &str) -> u64 {
         .raw_stream();
     stream_messages(&nats.jetstream().await, &raw_stream).await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_check_refuses_what_a_stage_would_refuse_at_its_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("newswire.toml");
+    // Each line well-formed, yet the sink would not start: a linger above the limit, and a
+    // NATS user without its password (which would have connected anonymously).
+    std::fs::write(
+        &path,
+        "[nats]\nuser = \"sink\"\n[sink]\nstore = \"sqlite://x.db\"\nlinger_ms = 5000\n",
+    )
+    .expect("writes");
+    let check = |stage: &str| {
+        let mut command = newswire("x");
+        command
+            .args(["config", "check", "--config"])
+            .arg(&path)
+            .arg(stage)
+            .env_remove("NEWSWIRE_NATS_PASSWORD");
+        command
+    };
+    let out = output(&mut check("sink")).await;
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("linger_ms = 5000  # file"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("newswire sink: --linger-ms 5000 is above 1000"),
+        "{}",
+        stderr(&out)
+    );
+
+    std::fs::write(
+        &path,
+        "[nats]\nuser = \"sink\"\n[sink]\nstore = \"sqlite://x.db\"\n",
+    )
+    .expect("writes");
+    let out = output(&mut check("sink")).await;
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("a NATS user needs its password"),
+        "{}",
+        stderr(&out)
+    );
+
+    std::fs::write(&path, "[sink]\nstore = \"sqlite://x.db\"\n").expect("writes");
+    let out = output(&mut check("sink")).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+}
