@@ -61,15 +61,29 @@ pub async fn run(args: DlqArgs) -> Result<()> {
     let state = stream.info().await?.state.clone();
     let messages = |stage: Option<String>| {
         let stream = stream.clone();
+        let stream_name = &stream_name;
         async move {
             let mut found = Vec::new();
             if state.messages == 0 {
                 return Ok::<_, anyhow::Error>(found);
             }
             for sequence in state.first_sequence..=state.last_sequence {
-                // Deleted (replayed) sequences leave gaps.
-                let Ok(message) = stream.get_raw_message(sequence).await else {
-                    continue;
+                // Deleted (replayed) sequences leave gaps; any other failure is reported, not
+                // taken for a gap (a listing or a replay --all would leave letters out).
+                let message = match stream.get_raw_message(sequence).await {
+                    Ok(message) => message,
+                    Err(e)
+                        if e.kind()
+                            == async_nats::jetstream::stream::RawMessageErrorKind::NoMessageFound =>
+                    {
+                        continue;
+                    }
+                    Err(e) => {
+                        return Err(Unavailable(format!(
+                            "cannot read dead letter {sequence} of {stream_name}: {e}"
+                        ))
+                        .into());
+                    }
                 };
                 if stage
                     .as_deref()

@@ -224,4 +224,36 @@ async fn dead_letters_are_listed_shown_and_replayed_after_a_fix() {
         stdout(&out)
     );
     kill9(&mut classifier).await;
+
+    // A dead letter deleted between others leaves a gap the listing steps over.
+    let js = async_nats::jetstream::new(client);
+    let subjects = newswire_shared::Subjects::new(&prefix).expect("prefix");
+    let mut sequences = Vec::new();
+    for k in 0..3 {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(newswire_shared::nats::dlq_headers::STAGE, "classifier");
+        let ack = js
+            .publish_with_headers(
+                subjects.dlq("classifier"),
+                headers,
+                format!("letter {k}").into(),
+            )
+            .await
+            .expect("publishes")
+            .await
+            .expect("acked");
+        sequences.push(ack.sequence);
+    }
+    let dlq = js
+        .get_stream(subjects.dlq_stream())
+        .await
+        .expect("dead-letter stream");
+    dlq.delete_message(sequences[1]).await.expect("deletes");
+    let out = output(&mut list()).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("(2 of 2 dead letters)"),
+        "{}",
+        stdout(&out)
+    );
 }
