@@ -191,33 +191,13 @@ fn sink_config(args: SinkArgs) -> Result<newswire_sink::SinkConfig> {
 /// or on secrets the checking shell may not hold (the inbox folder, the producer's HTTP token):
 /// `config check` runs in operator containers too.
 fn check_stage(command: Command) -> Result<()> {
-    match command {
-        Command::Producer(ProducerCommand::Serve(args)) => {
-            let config = producer_config(args)?;
-            config
-                .nats
-                .auth
-                .check()
-                .map_err(|e| UsageError(e.to_string()))?;
-        }
-        Command::Classifier(args) => {
-            let config = classifier_config(args)?;
-            config
-                .nats
-                .auth
-                .check()
-                .map_err(|e| UsageError(e.to_string()))?;
-        }
-        Command::Sink(args) => {
-            let config = sink_config(args)?;
-            config
-                .nats
-                .auth
-                .check()
-                .map_err(|e| UsageError(e.to_string()))?;
-        }
-        _ => {}
-    }
+    let nats = match command {
+        Command::Producer(ProducerCommand::Serve(args)) => producer_config(args)?.nats,
+        Command::Classifier(args) => classifier_config(args)?.nats,
+        Command::Sink(args) => sink_config(args)?.nats,
+        _ => return Ok(()),
+    };
+    nats.auth.check().map_err(|e| UsageError(e.to_string()))?;
     Ok(())
 }
 
