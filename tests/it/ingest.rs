@@ -135,10 +135,7 @@ async fn http_endpoint_publishes_articles_and_refuses_with_clear_statuses() {
         .expect("address");
     let mut config = ProducerConfig::new(args.clone());
     config.limits.max_article_bytes = 64 * 1024;
-    config.http = Some(HttpConfig {
-        listen: addr,
-        token: Some("s3cret".into()),
-    });
+    config.http = Some(HttpConfig::new(addr, Some("s3cret".into())));
     let ops: SocketAddr = format!("127.0.0.1:{}", free_port().expect("port"))
         .parse()
         .expect("address");
@@ -349,6 +346,90 @@ async fn http_endpoint_publishes_articles_and_refuses_with_clear_statuses() {
     ] {
         assert!(metrics.contains(expected), "{expected} not in:\n{metrics}");
     }
+    producer.stop().await;
+}
+
+#[tokio::test]
+async fn http_requests_beyond_the_concurrency_are_answered_503_before_their_body() {
+    use tokio::io::AsyncWriteExt;
+    let nats = TestNats::start().await;
+    let args = nats.args();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port().expect("port"))
+        .parse()
+        .expect("address");
+    let mut config = ProducerConfig::new(args.clone());
+    let mut http_config = HttpConfig::new(addr, Some("s3cret".into()));
+    http_config.concurrency = 1;
+    config.http = Some(http_config);
+    let producer = spawn_producer(config);
+    let http = http_client();
+    let base = format!("http://{addr}");
+    wait_for(
+        "the producer's HTTP endpoint",
+        Duration::from_secs(20),
+        || {
+            let request = http.get(format!("{base}/healthz")).send();
+            async move { request.await.ok().filter(|r| r.status().is_success()) }
+        },
+    )
+    .await;
+    let post = || {
+        http.post(format!("{base}/articles"))
+            .bearer_auth("s3cret")
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(SAMPLE)
+            .send()
+    };
+
+    // A client that sends its headers and half its body, then stalls: it holds the one permit.
+    let mut slow = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let head = format!(
+        "POST /articles HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer s3cret\r\n\
+         Content-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
+        SAMPLE.len()
+    );
+    slow.write_all(head.as_bytes())
+        .await
+        .expect("sends headers");
+    slow.write_all(&SAMPLE.as_bytes()[..SAMPLE.len() / 2])
+        .await
+        .expect("sends half");
+    let refused = wait_for(
+        "a request refused for want of room",
+        Duration::from_secs(10),
+        || {
+            let request = post();
+            async move {
+                request
+                    .await
+                    .ok()
+                    .filter(|r| r.status() == StatusCode::SERVICE_UNAVAILABLE)
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        refused
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.as_bytes()),
+        Some(&b"5"[..])
+    );
+
+    // The stalled client goes away: its permit is returned.
+    drop(slow);
+    wait_for("the room back", Duration::from_secs(10), || {
+        let request = post();
+        async move {
+            request
+                .await
+                .ok()
+                .filter(|r| r.status() == StatusCode::ACCEPTED)
+        }
+    })
+    .await;
     producer.stop().await;
 }
 

@@ -34,20 +34,24 @@ pub struct HttpState {
     /// Digest of the token required as `Authorization: Bearer <token>`, when one is set:
     /// computed once, compared with each request's.
     token_digest: Option<TokenDigest>,
+    /// One permit per request handled at once.
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 type TokenDigest = sha2::digest::Output<Sha256>;
 
 impl HttpState {
     /// A token is taken without surrounding white space (a secret file's trailing newline), as
-    /// presented ones are; an empty one is none.
-    pub fn new(ingestor: Ingestor, token: Option<&str>) -> Self {
+    /// presented ones are; an empty one is none. At most `concurrency` requests (at least one)
+    /// are handled at once.
+    pub fn new(ingestor: Ingestor, token: Option<&str>, concurrency: usize) -> Self {
         Self {
             ingestor,
             token_digest: token
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
                 .map(|t| Sha256::digest(t.as_bytes())),
+            permits: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
         }
     }
 }
@@ -63,10 +67,11 @@ pub fn router(state: Arc<HttpState>) -> Router {
     // The body limit sits a little above the article limit so that the handler, not the
     // framework, answers with the article limit in its message.
     let body_limit = state.ingestor.limits().max_article_bytes.saturating_add(1);
-    // The token is checked before the body is read: a request without it costs no buffer.
+    // The token and the room are checked before the body is read: a request without them
+    // costs no buffer.
     let articles = post(post_article).layer(axum::middleware::from_fn_with_state(
         Arc::clone(&state),
-        require_token,
+        admit,
     ));
     Router::new()
         .route("/articles", articles)
@@ -75,19 +80,35 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .with_state(state)
 }
 
-/// Refuses a request without the bearer token, when one is set, before its body is read.
-async fn require_token(
+/// Before a request's body is read: refuses it without the bearer token, when one is set, and
+/// when as many requests as allowed are being handled (503 with `Retry-After`); holds one of
+/// the permits while it is handled.
+async fn admit(
     State(state): State<Arc<HttpState>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    match &state.token_digest {
-        Some(token) if !authorised(request.headers(), token) => problem(
+    if let Some(token) = &state.token_digest
+        && !authorised(request.headers(), token)
+    {
+        return problem(
             StatusCode::UNAUTHORIZED,
             "a valid `Authorization: Bearer <token>` header is required",
-        ),
-        _ => next.run(request).await,
+        );
     }
+    let Ok(_permit) = Arc::clone(&state.permits).try_acquire_owned() else {
+        warn!(
+            stage = "producer",
+            input = "http",
+            outcome = "refused",
+            "too many requests at once; answered 503"
+        );
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many articles are being published at once: send it again shortly",
+        );
+    };
+    next.run(request).await
 }
 
 #[derive(Debug, Serialize)]

@@ -27,6 +27,22 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// Bearer token required on `POST /articles`, when set.
     pub token: Option<String>,
+    /// Requests handled at once; more are answered 503 with `Retry-After` before their body
+    /// is read. Each may hold up to `max_article_bytes` of body.
+    pub concurrency: usize,
+}
+
+impl HttpConfig {
+    /// Requests handled at once by default: 64 bodies of at most 1 MiB.
+    pub const CONCURRENCY: usize = 64;
+
+    pub fn new(listen: SocketAddr, token: Option<String>) -> Self {
+        Self {
+            listen,
+            token,
+            concurrency: Self::CONCURRENCY,
+        }
+    }
 }
 
 /// Configuration of the producer service: at least one input must be on.
@@ -181,6 +197,7 @@ pub async fn run(
         let app = router(Arc::new(HttpState::new(
             ingestor.clone(),
             http.token.as_deref(),
+            http.concurrency,
         )));
         let stop = stop.clone();
         info!(stage = STAGE, input = "http", %addr, auth = http.token.is_some(), "accepting articles on POST /articles");
@@ -241,10 +258,10 @@ mod tests {
 
     fn listening(listen: &str, token: Option<&str>) -> Result<(), ProducerError> {
         let mut config = ProducerConfig::new(NatsArgs::new("nats://127.0.0.1:4222", "news"));
-        config.http = Some(HttpConfig {
-            listen: listen.parse().expect("address"),
-            token: token.map(str::to_owned),
-        });
+        config.http = Some(HttpConfig::new(
+            listen.parse().expect("address"),
+            token.map(str::to_owned),
+        ));
         config.validate()
     }
 
