@@ -470,10 +470,11 @@ pub struct QueryArgs {
 pub struct TailArgs {
     #[command(flatten)]
     pub nats: NatsArgs,
-    /// Only this category token (threaten, provide_aid, ...).
+    /// Only this category token (threaten, provide_aid, ...; not a CAMEO code: the subjects
+    /// carry tokens), in any case.
     #[arg(long)]
     pub category: Option<String>,
-    /// Only this primary actor country (PRK, KOR, NATO, ...).
+    /// Only this primary actor country (PRK, KOR, NATO, ...), in any case.
     #[arg(long)]
     pub actor: Option<String>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]

@@ -19,7 +19,11 @@ pub async fn run(args: TailArgs) -> Result<()> {
     let client = newswire_shared::nats::connect(&args.nats, "tail")
         .await
         .map_err(|e: NatsError| Unavailable(e.to_string()))?;
-    let filter = subjects.tagged_filter(args.category.as_deref(), args.actor.as_deref());
+    // Subjects carry category tokens in lower case and countries in upper case; the filter
+    // is matched exactly, so `--actor prk` would match nothing.
+    let category = args.category.map(|c| c.to_ascii_lowercase());
+    let actor = args.actor.map(|a| a.to_ascii_uppercase());
+    let filter = subjects.tagged_filter(category.as_deref(), actor.as_deref());
     let mut subscription = client.subscribe(filter.clone()).await?;
     eprintln!("watching {filter} (Ctrl-C to stop)");
     let mut seen = 0usize;

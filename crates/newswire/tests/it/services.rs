@@ -45,8 +45,9 @@ async fn services_stop_cleanly_on_sigterm_and_tail_shows_live_events() {
             "tail",
             "--nats-url",
             &nats.url(),
+            // In any case: the subject's token is lower case.
             "--category",
-            "threaten",
+            "Threaten",
             "--format",
             "json",
             "--count",
