@@ -68,15 +68,15 @@ async fn stage_with_messages(
     max_batch: usize,
     in_flight: usize,
 ) -> (TestNats, StageConnection, WorkerSettings, Subjects, Context) {
-    stage_with_ack_wait(n, max_batch, in_flight, Duration::from_secs(30)).await
+    stage_with_options(n, max_batch, in_flight, |_| {}).await
 }
 
-/// [`stage_with_messages`] with the consumer's ack wait set.
-async fn stage_with_ack_wait(
+/// [`stage_with_messages`] with more of the consumer's options set by `configure`.
+async fn stage_with_options(
     n: usize,
     max_batch: usize,
     in_flight: usize,
-    ack_wait: Duration,
+    configure: impl FnOnce(&mut ConsumerOptions),
 ) -> (TestNats, StageConnection, WorkerSettings, Subjects, Context) {
     let nats = TestNats::start().await;
     let args = nats.args();
@@ -85,7 +85,7 @@ async fn stage_with_ack_wait(
     options.worker.max_batch = max_batch;
     options.worker.pull_batch = 2 * max_batch;
     options.worker.in_flight = in_flight;
-    options.ack_wait = ack_wait;
+    configure(&mut options);
     let connection = StageConnection::open(
         "worker-test",
         &args,
@@ -253,7 +253,7 @@ async fn shutdown_gives_up_on_a_batch_in_flight_once_the_ack_wait_has_passed() {
     // no longer than the consumer's ack wait, after which the server redelivers its messages
     // anyway, and returns without acking them.
     let (_nats, connection, worker, subjects, js) =
-        stage_with_ack_wait(4, 2, 1, Duration::from_secs(2)).await;
+        stage_with_options(4, 2, 1, |o| o.ack_wait = Duration::from_secs(2)).await;
     struct Never {
         started: Arc<Notify>,
     }
@@ -319,6 +319,50 @@ async fn a_panic_while_starting_a_batch_redelivers_it_and_the_loop_goes_on() {
     ));
     stop_once_acked(&js, &subjects.raw_stream(), 3, trigger, task).await;
     assert!(*starts.lock().expect("lock") >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_delivered_more_often_than_allowed_without_being_settled_is_dead_lettered() {
+    // The stage holding it dies on it at every try (here: its batch never finishes, and the
+    // server redelivers it after the ack wait). Past the stage's max_deliver it is
+    // dead-lettered without another try, not delivered until the server drops it.
+    let (_nats, connection, worker, subjects, js) = stage_with_options(1, 10, 2, |o| {
+        o.ack_wait = Duration::from_secs(1);
+        o.max_deliver = 1;
+    })
+    .await;
+    struct Hangs;
+    impl Handler for Hangs {
+        async fn start(&mut self, _batch: &[Message]) -> Finish {
+            Box::pin(std::future::pending())
+        }
+    }
+    let (trigger, stop) = shutdown::channel();
+    let task = tokio::spawn(connection.serve(Hangs, worker, stop.wait()));
+    let dlq = subjects.dlq_stream();
+    let letter = wait_for("the dead letter", Duration::from_secs(20), || {
+        let js = js.clone();
+        let dlq = dlq.clone();
+        async move {
+            let stream = js.get_stream(&dlq).await.ok()?;
+            stream.get_raw_message(1).await.ok()
+        }
+    })
+    .await;
+    let reason = letter
+        .headers
+        .get(newswire_shared::nats::dlq_headers::ERROR)
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    assert!(
+        reason.starts_with("delivered 2 times without being settled"),
+        "{reason}"
+    );
+    trigger.trigger();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the loop stops after its grace")
+        .expect("the loop's task ends without panicking");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

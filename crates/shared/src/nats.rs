@@ -696,6 +696,14 @@ impl Settler {
         }
     }
 
+    /// How often `message` has been delivered, when that is more than the stage allows: a
+    /// message the stage settles is dead-lettered by its last allowed delivery at the latest,
+    /// so one delivered again was never settled, or its dead letter not written.
+    pub fn overdelivered(&self, message: &jetstream::Message) -> Option<i64> {
+        let deliveries = message.info().ok()?.delivered;
+        (self.max_deliver > 0 && deliveries > self.max_deliver).then_some(deliveries)
+    }
+
     /// Settles one message. `event_id` is the message's event id where it could be read.
     pub async fn settle(
         &self,

@@ -217,6 +217,18 @@ pub async fn run<H: Handler>(
                 };
                 end = take(&mut batch, next);
             }
+            // Delivered more often than the stage allows: the stage that held it died on it
+            // (killed, out of memory, aborted) at each try, or its dead letter could not be
+            // written. Dead-lettered without another try.
+            for message in batch.extract_if(.., |m| settler.overdelivered(m).is_some()) {
+                let deliveries = settler.overdelivered(&message).unwrap_or_default();
+                let reason = format!(
+                    "delivered {deliveries} times without being settled: the stage that held it may have died on it"
+                );
+                settler
+                    .settle(&message, Decision::DeadLetter { reason }, None)
+                    .await;
+            }
             if !batch.is_empty() {
                 metrics::histogram!("newswire_batch_size", "stage" => stage)
                     .record(batch.len() as f64);
