@@ -125,40 +125,39 @@ async fn an_input_with_one_article_over_the_servers_max_payload_publishes_nothin
     assert!(raw_events(&js, &args).await.is_empty(), "nothing published");
 }
 
+/// A local address on a free port.
+fn local_address() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], free_port().expect("port")))
+}
+
+/// Waits until the producer's HTTP endpoint at `base` answers its health check.
+async fn endpoint_answers(http: &reqwest::Client, base: &str) {
+    wait_for(
+        "the producer's HTTP endpoint",
+        Duration::from_secs(20),
+        || {
+            let request = http.get(format!("{base}/healthz")).send();
+            async move { request.await.ok().filter(|r| r.status().is_success()) }
+        },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn http_endpoint_publishes_articles_and_refuses_with_clear_statuses() {
     let nats = TestNats::start().await;
     let args = nats.args();
     let js = nats.jetstream().await;
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port().expect("port"))
-        .parse()
-        .expect("address");
+    let addr = local_address();
     let mut config = ProducerConfig::new(args.clone());
     config.limits.max_article_bytes = 64 * 1024;
     config.http = Some(HttpConfig::new(addr, Some("s3cret".into())));
-    let ops: SocketAddr = format!("127.0.0.1:{}", free_port().expect("port"))
-        .parse()
-        .expect("address");
+    let ops = local_address();
     config.metrics_listen = Some(ops);
     let producer = spawn_producer(config);
     let http = http_client();
     let base = format!("http://{addr}");
-    wait_for(
-        "the producer's HTTP endpoint",
-        Duration::from_secs(20),
-        || {
-            let http = http.clone();
-            let url = format!("{base}/healthz");
-            async move {
-                http.get(url)
-                    .send()
-                    .await
-                    .ok()
-                    .filter(|r| r.status().is_success())
-            }
-        },
-    )
-    .await;
+    endpoint_answers(&http, &base).await;
     let post = |body: Vec<u8>, content_type: &str, token: Option<&str>| {
         let mut request = http
             .post(format!(
@@ -354,9 +353,7 @@ async fn http_requests_beyond_the_concurrency_are_answered_503_before_their_body
     use tokio::io::AsyncWriteExt;
     let nats = TestNats::start().await;
     let args = nats.args();
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port().expect("port"))
-        .parse()
-        .expect("address");
+    let addr = local_address();
     let mut config = ProducerConfig::new(args.clone());
     let mut http_config = HttpConfig::new(addr, Some("s3cret".into()));
     http_config.concurrency = 1;
@@ -364,15 +361,7 @@ async fn http_requests_beyond_the_concurrency_are_answered_503_before_their_body
     let producer = spawn_producer(config);
     let http = http_client();
     let base = format!("http://{addr}");
-    wait_for(
-        "the producer's HTTP endpoint",
-        Duration::from_secs(20),
-        || {
-            let request = http.get(format!("{base}/healthz")).send();
-            async move { request.await.ok().filter(|r| r.status().is_success()) }
-        },
-    )
-    .await;
+    endpoint_answers(&http, &base).await;
     let post = || {
         http.post(format!("{base}/articles"))
             .bearer_auth("s3cret")
@@ -396,18 +385,16 @@ async fn http_requests_beyond_the_concurrency_are_answered_503_before_their_body
     slow.write_all(&SAMPLE.as_bytes()[..SAMPLE.len() / 2])
         .await
         .expect("sends half");
-    let refused = wait_for(
-        "a request refused for want of room",
-        Duration::from_secs(10),
-        || {
+    // Posts the sample until the answer has `status`.
+    let answered = |what: &'static str, status: StatusCode| {
+        wait_for(what, Duration::from_secs(10), move || {
             let request = post();
-            async move {
-                request
-                    .await
-                    .ok()
-                    .filter(|r| r.status() == StatusCode::SERVICE_UNAVAILABLE)
-            }
-        },
+            async move { request.await.ok().filter(|r| r.status() == status) }
+        })
+    };
+    let refused = answered(
+        "a request refused for want of room",
+        StatusCode::SERVICE_UNAVAILABLE,
     )
     .await;
     assert_eq!(
@@ -420,16 +407,7 @@ async fn http_requests_beyond_the_concurrency_are_answered_503_before_their_body
 
     // The stalled client goes away: its permit is returned.
     drop(slow);
-    wait_for("the room back", Duration::from_secs(10), || {
-        let request = post();
-        async move {
-            request
-                .await
-                .ok()
-                .filter(|r| r.status() == StatusCode::ACCEPTED)
-        }
-    })
-    .await;
+    answered("the room back", StatusCode::ACCEPTED).await;
     producer.stop().await;
 }
 
