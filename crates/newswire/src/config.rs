@@ -455,10 +455,7 @@ pub fn check(
         )),
         None => out.push_str("# no configuration file (--config or NEWSWIRE_CONFIG)\n"),
     }
-    for stage in STAGES.iter().filter(|s| only.is_none_or(|o| o == **s)) {
-        let mut argv: Vec<&str> = vec!["newswire"];
-        argv.extend(stage.split(' '));
-        let matches = command.clone().try_get_matches_from(argv)?;
+    for (stage, matches) in stage_matches(&command, only)? {
         let root = &matches;
         let mut sub = &matches;
         for part in stage.split(' ') {
@@ -469,7 +466,7 @@ pub fn check(
         out.push_str(&format!("\n# newswire {stage}\n"));
         let mut section = "";
         for key in KEYS {
-            if key.commands.is_some_and(|c| !c.contains(stage)) {
+            if key.commands.is_some_and(|c| !c.contains(&stage)) {
                 continue;
             }
             let matches = if key.arg == "log_format" { root } else { sub };
@@ -499,14 +496,25 @@ pub fn stage_commands(
     only: Option<&str>,
 ) -> Result<Vec<(&'static str, crate::cli::Command)>, clap::Error> {
     use clap::FromArgMatches;
+    stage_matches(command, only)?
+        .into_iter()
+        .map(|(stage, matches)| Ok((stage, crate::cli::Cli::from_arg_matches(&matches)?.command)))
+        .collect()
+}
+
+/// Each stage's command line (all, or `only`) parsed with nothing but the stage's name given:
+/// what the defaults, the environment and the file make of it.
+fn stage_matches(
+    command: &Command,
+    only: Option<&str>,
+) -> Result<Vec<(&'static str, ArgMatches)>, clap::Error> {
     STAGES
         .iter()
         .filter(|s| only.is_none_or(|o| o == **s))
         .map(|stage| {
             let mut argv: Vec<&str> = vec!["newswire"];
             argv.extend(stage.split(' '));
-            let matches = command.clone().try_get_matches_from(argv)?;
-            Ok((*stage, crate::cli::Cli::from_arg_matches(&matches)?.command))
+            Ok((*stage, command.clone().try_get_matches_from(argv)?))
         })
         .collect()
 }

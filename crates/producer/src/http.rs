@@ -41,16 +41,12 @@ pub struct HttpState {
 type TokenDigest = sha2::digest::Output<Sha256>;
 
 impl HttpState {
-    /// A token is taken without surrounding white space (a secret file's trailing newline), as
-    /// presented ones are; an empty one is none. At most `concurrency` requests (at least one)
-    /// are handled at once.
+    /// `token` as [`HttpConfig::new`](crate::HttpConfig::new) keeps it (trimmed, never
+    /// empty). At most `concurrency` requests (at least one) are handled at once.
     pub fn new(ingestor: Ingestor, token: Option<&str>, concurrency: usize) -> Self {
         Self {
             ingestor,
-            token_digest: token
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(|t| Sha256::digest(t.as_bytes())),
+            token_digest: token.map(|t| Sha256::digest(t.as_bytes())),
             permits: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
         }
     }

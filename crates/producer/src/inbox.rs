@@ -300,20 +300,19 @@ impl Inbox {
                 path: path.to_owned(),
                 source,
             })?;
-        match &moved {
+        Ok(match moved {
             Moved::To(target) => {
                 debug!(file = %path.display(), to = %target.display(), "moved");
+                Some(target)
             }
             Moved::Gone => {
                 debug!(file = %path.display(), "moved by another replica");
+                None
             }
             Moved::Changed => {
                 info!(stage = "producer", input = "inbox", file = %path.display(), "inbox file written again while it was taken: left for the next scan");
+                None
             }
-        }
-        Ok(match moved {
-            Moved::To(target) => Some(target),
-            Moved::Gone | Moved::Changed => None,
         })
     }
 }

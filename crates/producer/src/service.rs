@@ -25,7 +25,8 @@ pub const STAGE: &str = "producer";
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     pub listen: SocketAddr,
-    /// Bearer token required on `POST /articles`, when set.
+    /// Bearer token required on `POST /articles`, when set: trimmed and not empty (see
+    /// [`HttpConfig::new`]).
     pub token: Option<String>,
     /// Requests handled at once; more are answered 503 with `Retry-After` before their body
     /// is read. Each may hold up to `max_article_bytes` of body.
@@ -36,10 +37,12 @@ impl HttpConfig {
     /// Requests handled at once by default: 64 bodies of at most 1 MiB.
     pub const CONCURRENCY: usize = 64;
 
+    /// The token is taken without surrounding white space (a secret file's trailing newline),
+    /// as presented ones are; an empty one is none.
     pub fn new(listen: SocketAddr, token: Option<String>) -> Self {
         Self {
             listen,
-            token,
+            token: token.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()),
             concurrency: Self::CONCURRENCY,
         }
     }
@@ -92,7 +95,7 @@ impl ProducerConfig {
         }
         if let Some(http) = &self.http
             && !http.listen.ip().is_loopback()
-            && http.token.as_deref().is_none_or(|t| t.trim().is_empty())
+            && http.token.is_none()
         {
             return Err(ProducerError::Config(format!(
                 "refusing to accept articles on {} from anyone: set a bearer token \

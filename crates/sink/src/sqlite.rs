@@ -365,13 +365,7 @@ impl SqliteStore {
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
         )
         .map_err(classify)?;
-        let current: i64 = tx
-            .query_row(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(classify)?;
+        let current = Self::schema_version(&tx)?;
         for (version, sql) in (1i64..).zip(MIGRATIONS) {
             if version > current {
                 tx.execute_batch(sql).map_err(classify)?;

@@ -278,21 +278,8 @@ pub trait Store: Send {
 /// (`?connect_timeout=`, `application_name=`, `sslmode=disable|prefer`, ...); this build has no
 /// TLS, so `sslmode=require` is refused when connecting.
 pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
-    if let Some(("postgres" | "postgresql", _)) = url.split_once("://") {
+    let Some((path, query)) = sqlite_location(url)? else {
         return Ok(Box::new(crate::postgres::PostgresStore::open(url)?));
-    }
-    let (location, query) = url.split_once('?').unwrap_or((url, ""));
-    let path = match location.split_once("://") {
-        Some(("sqlite", path)) => path,
-        None => location,
-        Some((scheme, _)) => {
-            return Err(StoreError::Url {
-                url: redact(url),
-                reason: format!(
-                    "unsupported scheme {scheme:?}; this build stores to sqlite://PATH or postgres://USER@HOST/DB"
-                ),
-            });
-        }
     };
     let mut synchronous = crate::sqlite::Synchronous::Full;
     for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -315,17 +302,30 @@ pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
     )?))
 }
 
+/// A SQLite store URL's path and options (`sqlite://PATH?OPTIONS` or a bare path); `None` for
+/// a PostgreSQL URL; an error for any other scheme.
+fn sqlite_location(url: &str) -> Result<Option<(&str, &str)>, StoreError> {
+    if let Some(("postgres" | "postgresql", _)) = url.split_once("://") {
+        return Ok(None);
+    }
+    let (location, query) = url.split_once('?').unwrap_or((url, ""));
+    match location.split_once("://") {
+        Some(("sqlite", path)) => Ok(Some((path, query))),
+        None => Ok(Some((location, query))),
+        Some((scheme, _)) => Err(StoreError::Url {
+            url: redact(url),
+            reason: format!(
+                "unsupported scheme {scheme:?}; this build stores to sqlite://PATH or postgres://USER@HOST/DB"
+            ),
+        }),
+    }
+}
+
 /// [`open`] for a reader (`newswire query`): a SQLite file that is not there is an error, where
 /// opening it would create an empty database and answer with no events (a mistyped `--store`,
 /// or a relative path run from another folder).
 pub fn open_existing(url: &str) -> Result<Box<dyn Store>, StoreError> {
-    let location = url.split_once('?').map_or(url, |(location, _)| location);
-    let path = match location.split_once("://") {
-        Some(("sqlite", path)) => Some(path),
-        None => Some(location),
-        Some(_) => None,
-    };
-    if let Some(path) = path
+    if let Some((path, _)) = sqlite_location(url)?
         && !std::path::Path::new(path).exists()
     {
         return Err(StoreError::Url {

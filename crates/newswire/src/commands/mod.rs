@@ -205,9 +205,9 @@ fn producer_config(args: ProducerServeArgs) -> Result<newswire_producer::Produce
     use std::time::Duration;
     let mut config = newswire_producer::ProducerConfig::new(checked(args.nats)?);
     config.limits = args.limits.limits();
-    config.http = args.listen.map(|listen| {
-        newswire_producer::HttpConfig::new(listen, args.token.filter(|t| !t.is_empty()))
-    });
+    config.http = args
+        .listen
+        .map(|listen| newswire_producer::HttpConfig::new(listen, args.token));
     config.inbox = args.inbox.map(|dir| {
         let mut inbox = newswire_producer::inbox::InboxConfig::new(dir);
         inbox.rescan = Duration::from_secs(args.inbox_rescan_secs.max(1));
